@@ -1,0 +1,217 @@
+"""The two layers of Classification-by-Retrieval, as ordinary Keras 3 layers.
+
+``RetrievalLayer``
+    L2-normalises its input and multiplies by a fixed matrix whose columns are the
+    L2-normalised index embeddings. Output: one cosine similarity per indexed
+    instance, ``(batch, num_instances)``. The largest output is the nearest
+    neighbour, because for unit vectors ``||a - b||**2 = 2 - 2 cos(a, b)``.
+
+``AggregationLayer``
+    Turns instance scores into class scores, ``(batch, num_instances)`` →
+    ``(batch, num_classes)``, by reducing the scores of each class's instances:
+    ``"max"`` (the original design), ``"mean"`` or ``"topk_mean"`` (mean of the k
+    best). It uses segment reductions over a vector of class ids, so neither the
+    memory nor the graph grows with instances × classes, and no op is added per
+    class.
+
+Both keep their index in non-trainable weights, so a model saves to a
+``.keras`` file and reloads with ``safe_mode=True``.
+
+Example
+-------
+>>> import numpy as np, keras
+>>> index = np.array([[1.0, 0.0], [0.0, 1.0], [0.7, 0.7]])
+>>> retrieval = RetrievalLayer(index)
+>>> aggregation = AggregationLayer([0, 1, 1], num_classes=2)
+>>> scores = aggregation(retrieval(np.array([[2.0, 0.1]])))
+>>> np.round(keras.ops.convert_to_numpy(scores), 3)
+array([[0.999, 0.742]], dtype=float32)
+"""
+
+import keras
+import numpy as np
+from keras import ops
+
+from .similarity import l2_normalize
+
+__all__ = ["RetrievalLayer", "AggregationLayer", "AGGREGATIONS"]
+
+AGGREGATIONS = ("max", "mean", "topk_mean")
+
+
+@keras.saving.register_keras_serializable(package="cbr_edu")
+class RetrievalLayer(keras.layers.Layer):
+    """Cosine similarity of each input to every indexed embedding.
+
+    Parameters
+    ----------
+    index_embeddings : array (num_instances, dim), optional
+        The embeddings to search. Rows are L2-normalised here; they are stored
+        transposed, ``(dim, num_instances)``, the layout of a ``Dense`` kernel.
+    num_instances, dim : int, optional
+        Only needed when rebuilding from a config (the weights are loaded after).
+
+    Example
+    -------
+    >>> layer = RetrievalLayer(np.eye(3))
+    >>> keras.ops.convert_to_numpy(layer(np.array([[0.0, 5.0, 0.0]])))
+    array([[0., 1., 0.]], dtype=float32)
+    """
+
+    def __init__(self, index_embeddings=None, num_instances=None, dim=None, **kwargs):
+        kwargs.setdefault("trainable", False)
+        super().__init__(**kwargs)
+        if index_embeddings is not None:
+            index = np.asarray(index_embeddings, dtype=np.float32)
+            if index.ndim != 2:
+                raise ValueError(
+                    f"index_embeddings must be a matrix (num_instances, dim), got shape {index.shape}")
+            if not np.all(np.isfinite(index)):
+                raise ValueError("index_embeddings contain NaN or inf; check the embedder output")
+            num_instances, dim = index.shape
+        if num_instances is None or dim is None:
+            raise ValueError("give index_embeddings, or both num_instances and dim")
+        self.num_instances = int(num_instances)
+        self.dim = int(dim)
+        self.kernel = self.add_weight(
+            name="kernel", shape=(self.dim, self.num_instances),
+            initializer="zeros", trainable=False)
+        if index_embeddings is not None:
+            self.kernel.assign(l2_normalize(index).T.astype(np.float32))
+
+    def build(self, input_shape):
+        if input_shape[-1] is not None and input_shape[-1] != self.dim:
+            raise ValueError(
+                f"RetrievalLayer holds {self.dim}-d embeddings but got inputs of "
+                f"dimension {input_shape[-1]}; use the same embedder for index and queries")
+        self.built = True
+
+    def call(self, inputs):
+        queries = ops.normalize(ops.cast(inputs, self.compute_dtype), axis=-1, order=2)
+        return ops.matmul(queries, self.kernel)
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], self.num_instances)
+
+    @property
+    def index_embeddings(self):
+        """The stored (normalised) index embeddings, ``(num_instances, dim)``."""
+        return ops.convert_to_numpy(self.kernel).T
+
+    def get_config(self):
+        return {**super().get_config(), "num_instances": self.num_instances, "dim": self.dim}
+
+
+@keras.saving.register_keras_serializable(package="cbr_edu")
+class AggregationLayer(keras.layers.Layer):
+    """Reduce instance scores to class scores.
+
+    Parameters
+    ----------
+    class_ids : sequence of int, length num_instances
+        The class (column of the output) of each instance, in ``[0, num_classes)``.
+        Every class needs at least one instance.
+    num_classes : int
+    method : {"max", "mean", "topk_mean"}
+    k : int
+        For ``"topk_mean"``: how many of a class's best scores to average (all of
+        them when the class has fewer than k instances).
+    class_names : list of str, optional
+        Stored in the config so a saved model remembers its labels.
+
+    Example
+    -------
+    >>> layer = AggregationLayer([0, 0, 1], num_classes=2, method="mean")
+    >>> keras.ops.convert_to_numpy(layer(np.array([[0.2, 0.6, 0.5]], "float32")))
+    array([[0.4, 0.5]], dtype=float32)
+    """
+
+    def __init__(self, class_ids=None, num_classes=None, method="max", k=3,
+                 class_names=None, num_instances=None, **kwargs):
+        kwargs.setdefault("trainable", False)
+        super().__init__(**kwargs)
+        if method not in AGGREGATIONS:
+            raise ValueError(f"unknown aggregation {method!r}; choose one of {AGGREGATIONS}")
+        if method == "topk_mean" and (not isinstance(k, (int, np.integer)) or k < 1):
+            raise ValueError(f"topk_mean needs a whole number k >= 1, got k={k!r}")
+        counts = None
+        if class_ids is not None:
+            ids = np.asarray(class_ids)
+            if ids.ndim != 1 or not np.issubdtype(ids.dtype, np.integer):
+                raise ValueError("class_ids must be a 1-D sequence of integer class indices")
+            if num_classes is None:
+                num_classes = int(ids.max()) + 1 if ids.size else 0
+            if ids.size and (ids.min() < 0 or ids.max() >= num_classes):
+                raise ValueError(f"class_ids must lie in [0, {num_classes})")
+            counts = np.bincount(ids, minlength=num_classes)
+            empty = np.flatnonzero(counts == 0)
+            if empty.size:
+                which = [class_names[i] for i in empty[:5]] if class_names else empty[:5].tolist()
+                raise ValueError(f"every class needs at least one index instance; empty: {which}")
+            num_instances = ids.size
+        if num_classes is None or num_instances is None:
+            raise ValueError("give class_ids, or both num_instances and num_classes")
+        self.num_classes = int(num_classes)
+        self.num_instances = int(num_instances)
+        self.method = method
+        self.k = int(k)
+        self.class_names = None if class_names is None else [str(c) for c in class_names]
+        if self.class_names is not None and len(self.class_names) != self.num_classes:
+            raise ValueError(
+                f"{len(self.class_names)} class names for {self.num_classes} classes")
+        self.class_ids = self.add_weight(
+            name="class_ids", shape=(self.num_instances,), dtype="int32",
+            initializer="zeros", trainable=False)
+        self.class_counts = self.add_weight(
+            name="class_counts", shape=(self.num_classes,), dtype="float32",
+            initializer="ones", trainable=False)
+        if counts is not None:
+            self.class_ids.assign(ids.astype(np.int32))
+            self.class_counts.assign(counts.astype(np.float32))
+
+    def build(self, input_shape):
+        if input_shape[-1] is not None and input_shape[-1] != self.num_instances:
+            raise ValueError(
+                f"AggregationLayer expects {self.num_instances} instance scores, "
+                f"got {input_shape[-1]}")
+        self.built = True
+
+    def call(self, scores):
+        # Segment reductions work along the first axis: put instances first.
+        per_instance = ops.transpose(ops.cast(scores, self.compute_dtype))
+        if self.method == "max":
+            per_class = ops.segment_max(per_instance, self.class_ids, self.num_classes)
+        elif self.method == "mean":
+            per_class = (ops.segment_sum(per_instance, self.class_ids, self.num_classes)
+                         / self.class_counts[:, None])
+        else:
+            per_class = self._topk_mean(per_instance)
+        return ops.transpose(per_class)
+
+    def _topk_mean(self, per_instance):
+        """k rounds: take each class's best score, then knock out that one instance."""
+        ids, n = self.class_ids, self.num_instances
+        position = ops.arange(n, dtype="int32")[:, None]
+        total = None
+        for round_ in range(self.k):
+            best = ops.segment_max(per_instance, ids, self.num_classes)
+            has_round = ops.cast(self.class_counts > round_, best.dtype)[:, None]
+            best_kept = ops.where(has_round > 0, best, ops.zeros_like(best))
+            total = best_kept if total is None else total + best_kept
+            if round_ + 1 == self.k:
+                break
+            is_best = per_instance >= ops.take(best, ids, axis=0)
+            # the first instance (lowest position) holding its class's best score
+            first = -ops.segment_max(ops.where(is_best, -position, -n), ids, self.num_classes)
+            knocked_out = ops.equal(position, ops.take(first, ids, axis=0))
+            per_instance = ops.where(knocked_out, float("-inf"), per_instance)
+        used = ops.minimum(self.class_counts, float(self.k))[:, None]
+        return total / used
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], self.num_classes)
+
+    def get_config(self):
+        return {**super().get_config(), "num_classes": self.num_classes,
+                "num_instances": self.num_instances, "method": self.method,
+                "k": self.k, "class_names": self.class_names}

@@ -1,0 +1,113 @@
+"""Assemble a Classification-by-Retrieval Keras model from an index.
+
+``build_cbr_model`` stacks (optionally) an embedder, a ``RetrievalLayer`` and an
+``AggregationLayer``. Nothing is trained: the index *is* the model.
+
+The output columns are the classes in **sorted order** — ``numpy.unique(labels)``,
+the same order as ``CbRClassifier.classes_`` — and the names are stored in the
+aggregation layer (``class_names(model)`` reads them back, also after
+``keras.models.load_model``).
+
+Example
+-------
+>>> import numpy as np
+>>> model = build_cbr_model(np.eye(3), ["dog", "cat", "dog"])
+>>> class_names(model)
+['cat', 'dog']
+>>> model.predict(np.array([[0.1, 0.9, 0.0]]), verbose=0).round(2)
+array([[0.99, 0.11]], dtype=float32)
+"""
+
+import keras
+import numpy as np
+
+from .layers import AggregationLayer, RetrievalLayer
+
+__all__ = ["build_cbr_model", "class_names", "check_index"]
+
+
+def check_index(embeddings, labels):
+    """Validate an index and return ``(embeddings float32, classes, class_ids)``.
+
+    Raises a ``ValueError`` that says what is wrong: fewer than 2 items, a
+    label/row count mismatch, a non-matrix, NaN or inf values.
+
+    >>> _, classes, ids = check_index(np.eye(2), ["b", "a"])
+    >>> classes.tolist(), ids.tolist()
+    (['a', 'b'], [1, 0])
+    """
+    embeddings = np.asarray(embeddings)
+    if embeddings.ndim != 2:
+        raise ValueError(
+            f"index embeddings must be a 2-D array (items, dim), got shape {embeddings.shape}")
+    labels = np.asarray(labels)
+    if labels.ndim != 1:
+        raise ValueError(f"labels must be 1-D (one per item), got shape {labels.shape}")
+    if len(labels) != len(embeddings):
+        raise ValueError(
+            f"got {len(embeddings)} embeddings but {len(labels)} labels; give one label per item")
+    if len(embeddings) < 2:
+        raise ValueError(
+            f"an index needs at least 2 items, got {len(embeddings)}; add more examples")
+    embeddings = embeddings.astype(np.float32)
+    if not np.all(np.isfinite(embeddings)):
+        bad = np.flatnonzero(~np.all(np.isfinite(embeddings), axis=1))
+        raise ValueError(f"index embeddings contain NaN or inf (rows {bad[:5].tolist()})")
+    classes, class_ids = np.unique(labels, return_inverse=True)
+    return embeddings, classes, class_ids.astype(np.int32)
+
+
+def build_cbr_model(embeddings, labels, embedder=None, aggregation="max", k=3,
+                    name="cbr"):
+    """Build ``input → [embedder] → RetrievalLayer → AggregationLayer``.
+
+    Parameters
+    ----------
+    embeddings : array (n, dim)
+        Index embeddings, one row per example image.
+    labels : sequence of length n
+        Any sortable labels (strings, ints…). Output column j is class
+        ``numpy.unique(labels)[j]``.
+    embedder : Embedder, optional
+        When given, the model takes images ``(batch, H, W, 3)`` with values in
+        0–255 and embeds them with ``embedder.as_layer()``; otherwise it takes
+        embeddings ``(batch, dim)``.
+    aggregation : {"max", "mean", "topk_mean"}
+    k : int
+        Number of best instances averaged by ``"topk_mean"``.
+
+    Returns
+    -------
+    keras.Model with output ``(batch, num_classes)``.
+
+    Example
+    -------
+    >>> model = build_cbr_model(np.eye(4), [0, 0, 1, 1], aggregation="mean")
+    >>> model.output_shape
+    (None, 2)
+    """
+    embeddings, classes, class_ids = check_index(embeddings, labels)
+    if embedder is None:
+        inputs = keras.Input(shape=(embeddings.shape[1],), name="embedding")
+        features = inputs
+    else:
+        height, width = embedder.input_size
+        inputs = keras.Input(shape=(height, width, 3), name="image")
+        features = embedder.as_layer()(inputs)
+    scores = RetrievalLayer(embeddings, name="retrieval")(features)
+    outputs = AggregationLayer(class_ids, num_classes=len(classes), method=aggregation,
+                               k=k, class_names=[str(c) for c in classes],
+                               name="aggregation")(scores)
+    return keras.Model(inputs, outputs, name=name)
+
+
+def class_names(model):
+    """The class names of a CbR model's output columns, in order.
+
+    >>> class_names(build_cbr_model(np.eye(2), ["yes", "no"]))
+    ['no', 'yes']
+    """
+    for layer in reversed(model.layers):
+        if isinstance(layer, AggregationLayer):
+            return list(layer.class_names or range(layer.num_classes))
+    raise ValueError(f"model {model.name!r} has no AggregationLayer; is it a CbR model?")

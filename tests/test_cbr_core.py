@@ -1,0 +1,268 @@
+"""The retrieval and aggregation layers, the model builder and CbRClassifier."""
+
+import keras
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, assume, given, settings, strategies as st
+from sklearn.exceptions import NotFittedError
+from sklearn.neighbors import KNeighborsClassifier
+
+from cbr_edu import CbRClassifier, build_cbr_model
+from cbr_edu.layers import AggregationLayer, RetrievalLayer
+from cbr_edu.model import class_names
+from cbr_edu.similarity import cosine
+
+SLOW = settings(max_examples=25, deadline=None,
+                suppress_health_check=[HealthCheck.too_slow])
+
+
+@st.composite
+def indexed_problems(draw, max_classes=6):
+    """Random embeddings, uneven classes (every class present) and queries."""
+    seed = draw(st.integers(0, 2**32 - 1))
+    n_classes = draw(st.integers(2, max_classes))
+    sizes = draw(st.lists(st.integers(1, 5), min_size=n_classes, max_size=n_classes))
+    dim = draw(st.integers(2, 12))
+    rng = np.random.default_rng(seed)
+    labels = np.repeat(np.arange(n_classes), sizes)
+    rng.shuffle(labels)
+    index = rng.normal(size=(len(labels), dim)) * rng.uniform(0.1, 10, size=(len(labels), 1))
+    queries = rng.normal(size=(draw(st.integers(1, 8)), dim))
+    return index.astype(np.float32), labels, queries.astype(np.float32)
+
+
+def numpy_class_scores(index, labels, queries, method, k=3):
+    sims = cosine(queries.astype(np.float64), index.astype(np.float64))
+    classes = np.unique(labels)
+    out = np.empty((len(queries), len(classes)))
+    for j, c in enumerate(classes):
+        s = np.sort(sims[:, labels == c], axis=1)[:, ::-1]
+        out[:, j] = {"max": s[:, 0], "mean": s.mean(axis=1),
+                     "topk_mean": s[:, :k].mean(axis=1)}[method]
+    return out
+
+
+def margin(scores):
+    top2 = np.sort(scores, axis=1)[:, -2:]
+    return float(np.min(top2[:, 1] - top2[:, 0]))
+
+
+# -- equivalences ---------------------------------------------------------------
+@SLOW
+@given(indexed_problems())
+def test_max_aggregation_is_cosine_1nn_and_sklearn_1nn(problem):
+    index, labels, queries = problem
+    sims = cosine(queries.astype(np.float64), index.astype(np.float64))
+    assume(margin(numpy_class_scores(index, labels, queries, "max")) > 1e-4)
+    brute = labels[np.argmax(sims, axis=1)]
+    knn = KNeighborsClassifier(n_neighbors=1, metric="cosine", algorithm="brute")
+    knn.fit(index, labels)
+    cbr = CbRClassifier().fit(index, labels)
+    np.testing.assert_array_equal(cbr.predict(queries), brute)
+    np.testing.assert_array_equal(cbr.predict(queries), knn.predict(queries))
+
+
+@SLOW
+@given(indexed_problems(), st.sampled_from(["max", "mean", "topk_mean"]), st.integers(1, 4))
+def test_aggregations_equal_their_numpy_definitions(problem, method, k):
+    index, labels, queries = problem
+    model = build_cbr_model(index, labels, aggregation=method, k=k)
+    got = np.asarray(model(queries))
+    want = numpy_class_scores(index, labels, queries, method, k)
+    np.testing.assert_allclose(got, want, atol=2e-5)
+
+
+def test_topk_mean_with_tied_scores_counts_each_instance_once():
+    index = np.array([[1.0, 0.0], [1.0, 0.0], [1.0, 0.0], [0.0, 1.0], [0.0, 1.0]])
+    model = build_cbr_model(index, [0, 0, 0, 0, 1], aggregation="topk_mean", k=2)
+    # class 0 holds three copies of the query direction and one orthogonal vector:
+    # the mean of its best 2 is 1.0, not something diluted or double-counted
+    got = np.asarray(model(np.array([[1.0, 0.0]])))
+    np.testing.assert_allclose(got, [[1.0, 0.0]], atol=1e-6)
+    model3 = build_cbr_model(index, [0, 0, 0, 0, 1], aggregation="topk_mean", k=4)
+    np.testing.assert_allclose(np.asarray(model3(np.array([[1.0, 0.0]]))), [[0.75, 0.0]], atol=1e-6)
+
+
+def test_retrieval_layer_outputs_cosines_and_handles_zero_query():
+    rng = np.random.default_rng(0)
+    index, queries = rng.normal(size=(7, 5)), rng.normal(size=(3, 5))
+    layer = RetrievalLayer(index)
+    np.testing.assert_allclose(np.asarray(layer(queries.astype("float32"))),
+                               cosine(queries, index), atol=1e-5)
+    zero = np.asarray(layer(np.zeros((1, 5), "float32")))
+    assert np.all(np.isfinite(zero)) and np.allclose(zero, 0)
+    assert layer.trainable_weights == []
+    np.testing.assert_allclose(np.linalg.norm(layer.index_embeddings, axis=1), 1, atol=1e-6)
+
+
+def test_output_columns_are_sorted_labels():
+    model = build_cbr_model(np.eye(3), ["zebra", "ant", "mole"])
+    assert class_names(model) == ["ant", "mole", "zebra"]
+    scores = np.asarray(model(np.array([[0.0, 0.0, 1.0]], "float32")))
+    assert np.argmax(scores) == 1  # the third row is a "mole"
+
+
+def test_model_is_usable_inside_a_functional_model():
+    inner = build_cbr_model(np.eye(4), [0, 1, 2, 2])
+    x = keras.Input((6,))
+    y = inner(keras.layers.Dense(4, use_bias=False, kernel_initializer="identity")(x))
+    outer = keras.Model(x, keras.layers.Softmax()(y))
+    assert outer(np.ones((2, 6), "float32")).shape == (2, 3)
+
+
+def test_aggregation_has_no_per_class_ops_and_no_dense_one_hot():
+    """The layer's graph is the same size for 10 and 10 000 classes."""
+    import tensorflow as tf
+
+    def op_count(num_classes, method):
+        ids = np.arange(20_000) % num_classes
+        layer = AggregationLayer(ids, num_classes=num_classes, method=method, k=3)
+        fn = tf.function(lambda s: layer(s))
+        graph = fn.get_concrete_function(tf.TensorSpec((None, ids.size), tf.float32)).graph
+        sizes = [int(np.prod(v.shape)) for v in layer.weights]
+        return len(graph.get_operations()), max(sizes)
+
+    for method in ("max", "mean", "topk_mean"):
+        small_ops, _ = op_count(10, method)
+        big_ops, biggest_weight = op_count(10_000, method)
+        assert small_ops == big_ops
+        assert biggest_weight <= 20_000  # no instances x classes matrix
+
+
+def test_large_index_runs_without_instances_by_classes_memory():
+    n, c = 100_000, 10_000
+    ids = np.arange(n) % c
+    scores = np.random.default_rng(0).random((2, n), dtype=np.float32)
+    for method in ("max", "mean", "topk_mean"):
+        out = np.asarray(AggregationLayer(ids, num_classes=c, method=method, k=3)(scores))
+        assert out.shape == (2, c)
+    expected_max = scores.reshape(2, n // c, c).max(axis=1)
+    np.testing.assert_allclose(
+        np.asarray(AggregationLayer(ids, num_classes=c)(scores)), expected_max)
+
+
+# -- serialisation -------------------------------------------------------------
+@pytest.mark.parametrize("method", ["max", "mean", "topk_mean"])
+def test_keras_file_round_trip_with_safe_mode(tmp_path, method):
+    rng = np.random.default_rng(1)
+    index, labels = rng.normal(size=(9, 4)), ["b", "a", "c"] * 3
+    model = build_cbr_model(index, labels, aggregation=method, k=2)
+    path = tmp_path / "cbr.keras"
+    model.save(path)
+    again = keras.models.load_model(path, safe_mode=True)
+    q = rng.normal(size=(5, 4)).astype("float32")
+    np.testing.assert_allclose(np.asarray(again(q)), np.asarray(model(q)), atol=1e-6)
+    assert class_names(again) == ["a", "b", "c"]
+    agg = again.get_layer("aggregation")
+    assert (agg.method, agg.k) == (method, 2)
+
+
+def test_layer_configs_rebuild_the_layers():
+    r = RetrievalLayer(np.eye(3), name="r")
+    a = AggregationLayer([0, 1, 1], num_classes=2, method="topk_mean", k=2, class_names=["x", "y"])
+    r2 = RetrievalLayer.from_config(r.get_config())
+    a2 = AggregationLayer.from_config(a.get_config())
+    assert (r2.num_instances, r2.dim) == (3, 3)
+    assert (a2.num_classes, a2.method, a2.k, a2.class_names) == (2, "topk_mean", 2, ["x", "y"])
+
+
+def test_classifier_save_and_load_round_trip(tmp_path):
+    rng = np.random.default_rng(2)
+    X, y = rng.normal(size=(12, 6)), np.array(["cat", "dog", "owl"] * 4)
+    clf = CbRClassifier(aggregation="topk_mean", k=2, temperature=0.1).fit(X, y)
+    path = clf.save(tmp_path / "clf.npz")
+    again = CbRClassifier.load(path)
+    q = rng.normal(size=(4, 6))
+    np.testing.assert_array_equal(again.predict(q), clf.predict(q))
+    np.testing.assert_allclose(again.predict_proba(q), clf.predict_proba(q), atol=1e-6)
+    assert again.get_params() == clf.get_params()
+    with pytest.raises(FileExistsError, match="overwrite=True"):
+        clf.save(path)
+    ints = CbRClassifier().fit(X[:4], [3, 1, 3, 2])
+    assert CbRClassifier.load(ints.save(tmp_path / "ints.npz")).classes_.tolist() == [1, 2, 3]
+
+
+def test_load_rejects_a_file_that_is_not_a_classifier(tmp_path):
+    bogus = tmp_path / "bogus.npz"
+    np.savez(bogus, something=np.ones(3))
+    with pytest.raises(ValueError, match="not a saved CbRClassifier"):
+        CbRClassifier.load(bogus)
+
+
+# -- the classifier's behaviour --------------------------------------------------
+def test_classifier_scores_proba_and_editing_the_index():
+    X = np.array([[1.0, 0.0], [0.8, 0.3], [0.0, 1.0], [-1.0, 0.1]])
+    y = ["sun", "sun", "moon", "rain"]
+    clf = CbRClassifier().fit(X, y)
+    q = np.array([[0.9, 0.1], [0.05, 1.0], [-2.0, 0.0]])
+    assert clf.predict(q).tolist() == ["sun", "moon", "rain"]
+    scores = clf.decision_function(q)
+    assert scores.shape == (3, 3) and clf.classes_.tolist() == ["moon", "rain", "sun"]
+    proba = clf.predict_proba(q)
+    np.testing.assert_allclose(proba.sum(axis=1), 1, atol=1e-9)
+    np.testing.assert_array_equal(np.argmax(proba, 1), np.argmax(scores, 1))
+    assert clf.score(q, ["sun", "moon", "rain"]) == 1.0
+
+    clf.remove_class("rain")
+    assert clf.classes_.tolist() == ["moon", "sun"]
+    assert clf.predict(q[2:]).tolist() != ["rain"]
+    clf.add_examples([[-1.0, -0.1]], ["rain"])
+    assert clf.predict(q[2:]).tolist() == ["rain"]
+    assert len(clf.index_labels_) == 4
+
+
+def test_clear_errors():
+    X = np.random.default_rng(3).normal(size=(4, 3))
+    with pytest.raises(ValueError, match="at least 2"):
+        CbRClassifier().fit(X[:1], ["a"])
+    with pytest.raises(ValueError, match="4 rows but 3 labels"):
+        CbRClassifier().fit(X, ["a", "b", "c"])
+    bad = X.copy()
+    bad[2, 1] = np.nan
+    with pytest.raises(ValueError, match="NaN or inf in rows \\[2\\]"):
+        CbRClassifier().fit(bad, list("abcd"))
+    with pytest.raises(NotFittedError, match="not fitted"):
+        CbRClassifier().predict(X)
+    clf = CbRClassifier().fit(X, list("aabb"))
+    with pytest.raises(ValueError, match="X has 5 features.*fitted with 3"):
+        clf.predict(np.ones((2, 5)))
+    inf = np.ones((2, 3))
+    inf[1, 0] = np.inf
+    with pytest.raises(ValueError, match="NaN or inf"):
+        clf.predict(inf)
+    with pytest.raises(ValueError, match="'z' is not in the index"):
+        clf.remove_class("z")
+    with pytest.raises(ValueError, match="unknown aggregation"):
+        CbRClassifier(aggregation="median").fit(X, list("aabb"))
+    with pytest.raises(ValueError, match="features"):
+        clf.add_examples(np.ones((1, 7)), ["c"])
+    two = CbRClassifier().fit(X[:3], ["a", "b", "b"])
+    with pytest.raises(ValueError, match="leave 1 index item"):
+        two.remove_class("b")
+
+
+def test_layer_errors_name_the_problem():
+    with pytest.raises(ValueError, match="empty"):
+        AggregationLayer([0, 2], num_classes=3)
+    with pytest.raises(ValueError, match="unknown aggregation"):
+        AggregationLayer([0, 1], method="sum")
+    with pytest.raises(ValueError, match="whole number k"):
+        AggregationLayer([0, 1], method="topk_mean", k=0)
+    with pytest.raises(ValueError, match="holds 3-d embeddings"):
+        RetrievalLayer(np.eye(3))(np.ones((1, 4), "float32"))
+    with pytest.raises(ValueError, match="NaN or inf"):
+        RetrievalLayer(np.array([[np.nan, 1.0]]))
+
+
+def test_sklearn_conventions():
+    from sklearn.base import clone
+    from sklearn.model_selection import cross_val_score
+
+    clf = CbRClassifier(aggregation="mean", k=5)
+    assert clone(clf).get_params() == clf.get_params()
+    assert clf.fit(np.eye(4), [0, 0, 1, 1]) is clf
+    rng = np.random.default_rng(4)
+    centers = rng.normal(size=(3, 8)) * 5
+    y = np.repeat([0, 1, 2], 10)
+    X = centers[y] + rng.normal(size=(30, 8))
+    assert cross_val_score(CbRClassifier(), X, y, cv=3).mean() > 0.9
