@@ -1,0 +1,67 @@
+"""``python -m cbr_edu``: the command line.
+
+Each subcommand lives in its own module under ``cbr_edu.commands`` and provides
+``add_arguments(parser)`` and ``run(args) -> int``. A user error (bad folder,
+unknown dataset…) is raised as ``UserError`` and printed as one clear line with
+a non-zero exit status, never a traceback.
+
+Example
+-------
+    python -m cbr_edu compare --dataset lfw_subset --ways 2 --shots 1,5
+    python -m cbr_edu build my_albums/ -o my_model.tflite
+    python -m cbr_edu predict my_model.tflite photo.jpg
+"""
+
+import argparse
+import sys
+from importlib import import_module
+
+__all__ = ["main", "UserError"]
+
+# subcommand -> one-line help; the module cbr_edu.commands.<name> does the work
+COMMANDS = {
+    "demo": "build a classifier on a bundled dataset and show what it gets right",
+    "compare": "compare CbR with kNN, prototypes and fine-tuning on few-shot episodes",
+    "build": "turn album folders (one per class) into a .tflite classifier",
+    "predict": "classify images with a .tflite model built by 'build'",
+}
+
+
+class UserError(Exception):
+    """A problem with the user's input: printed as a message, exit status 2."""
+
+
+def _parser(available):
+    parser = argparse.ArgumentParser(
+        prog="python -m cbr_edu",
+        description="Classification-by-Retrieval: image classifiers with no training.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, module in available.items():
+        command = sub.add_parser(name, help=COMMANDS[name], description=COMMANDS[name])
+        module.add_arguments(command)
+    return parser
+
+
+def _available_commands():
+    found = {}
+    for name in COMMANDS:
+        try:
+            found[name] = import_module(f"cbr_edu.commands.{name}")
+        except ModuleNotFoundError as error:
+            if error.name != f"cbr_edu.commands.{name}":
+                raise
+    return found
+
+
+def main(argv=None):
+    """Run the command line; returns the exit status."""
+    available = _available_commands()
+    args = _parser(available).parse_args(argv)
+    try:
+        return available[args.command].run(args) or 0
+    except UserError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
