@@ -1,0 +1,418 @@
+"""The exercise framework: checked questions with hints and solutions.
+
+A notebook imports its questions (``from cbr_edu.exercises.nb01_similarity import
+q1, q2, q3``); the learner fills in a blank cell and runs ``q1.check()``.
+
+How to write a question
+-----------------------
+::
+
+    import numpy as np
+    from cbr_edu.exercises._core import Question, Wrong, random_vectors
+
+    class CosineQuestion(Question):
+        _var = "my_cosine"                        # name(s) check() looks up
+        _title = "Cosine similarity"
+        _hints = [                                # q.hint() shows the next level
+            "Cosine is the dot product of the two vectors *after* scaling each to length 1.",
+            "`np.linalg.norm(a)` is the length of `a`.",
+        ]
+        _solution = "Divide the dot product by both lengths."   # markdown, optional
+        solution_code = '''\
+    def my_cosine(a, b):
+        return np.dot(a, b) / (np.linalg.norm(a) * np.linalg.norm(b))
+    '''
+        def _check(self, my_cosine):                # one argument per name in _var
+            a, b = random_vectors(2, 5, seed=self.seed)
+            got = self.call(my_cosine, a, b)       # Blank / NotImplementedError -> "not attempted"
+            want = a @ b / np.linalg.norm(a) / np.linalg.norm(b)
+            if np.isclose(got, a @ b):
+                raise Wrong("You returned the plain dot product; divide by both lengths.")
+            self.assert_close(got, want, "my_cosine(a, b)")
+
+    q1 = CosineQuestion()
+
+Rules of thumb:
+
+* ``_check`` tests **behaviour** — values, shapes, equivalences on fresh random
+  inputs (``self.seed`` changes on every check) — never class names or source text.
+* A wrong answer raises :class:`Wrong` (or ``assert cond, "message"``, or returns a
+  message string) with a message that says what to try. Anticipate the typical
+  mistakes and name them.
+* ``solution_code`` is the code a learner would type in the blank cell. The notebook
+  test harness pastes it into every cell tagged ``{"tags": ["exercise"], "exercise":
+  "<module>.<qN>"}`` and then requires every ``check()`` to print "Correct".
+* Blank answers: the placeholder ``____`` (a :class:`Blank`), a function that returns
+  ``____`` or raises ``NotImplementedError``, or a name that is not defined yet all
+  count as *not attempted* — no crash, no red.
+* Context the check needs from the notebook (not part of the answer) can be read
+  with ``self.lookup("name", default)``.
+
+Strict mode (used by the test harness): environment variable
+``CBR_EDU_STRICT_CHECKS`` — ``1`` / ``solved``: ``check()`` raises
+:class:`CheckFailed` unless the answer is correct; ``blank``: raises unless the
+answer is "not attempted" (it raises on a correct answer too). Unset: never raises.
+"""
+
+from __future__ import annotations
+
+import html
+import inspect
+import os
+import sys
+import traceback
+
+import numpy as np
+
+__all__ = [
+    "Question", "Wrong", "CheckFailed", "Blank", "____", "is_blank",
+    "NotAttempted", "Outcome", "random_vectors", "strict_mode", "STRICT_ENV",
+]
+
+STRICT_ENV = "CBR_EDU_STRICT_CHECKS"
+
+
+class Blank:
+    """The placeholder a learner replaces: ``____``.
+
+    Arithmetic with it gives ``____`` again (so ``return ____ / 2`` does not crash)
+    and numpy defers to it, so ``np.ones(3) * ____`` is ``____`` too.
+    """
+
+    __array_ufunc__ = None  # make numpy call our reflected operators
+
+    def __repr__(self):
+        return "____"
+
+    def __bool__(self):
+        return False
+
+    def _same(self, *args, **kwargs):
+        return self
+
+    __add__ = __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = _same
+    __truediv__ = __rtruediv__ = __floordiv__ = __rfloordiv__ = _same
+    __matmul__ = __rmatmul__ = __pow__ = __rpow__ = __neg__ = __pos__ = _same
+    __call__ = __getitem__ = _same
+
+
+____ = Blank()
+
+
+def is_blank(value) -> bool:
+    """True for the placeholder (also inside a tuple/list the learner returned)."""
+    if isinstance(value, Blank):
+        return True
+    if isinstance(value, (tuple, list)) and any(isinstance(v, Blank) for v in value):
+        return True
+    return False
+
+
+class Wrong(Exception):
+    """Raise inside ``_check`` when the answer is wrong; the message is shown in red."""
+
+
+class NotAttempted(Exception):
+    """Raised (internally) when an answer is still blank."""
+
+
+class CheckFailed(AssertionError):
+    """Raised by ``check()`` in strict mode when the outcome is not the expected one."""
+
+
+class Outcome:
+    """What a check concluded: ``status`` is "correct", "incorrect" or "not attempted"."""
+
+    CORRECT, INCORRECT, NOT_ATTEMPTED = "correct", "incorrect", "not attempted"
+
+    def __init__(self, status, message=""):
+        self.status = status
+        self.message = message
+
+    @property
+    def correct(self):
+        return self.status == self.CORRECT
+
+    def __repr__(self):
+        return f"Outcome({self.status!r}, {self.message!r})"
+
+
+def strict_mode() -> str:
+    """"" (off), "solved" or "blank", from ``$CBR_EDU_STRICT_CHECKS``."""
+    value = os.environ.get(STRICT_ENV, "").strip().lower()
+    if value in ("", "0", "false", "no", "off"):
+        return ""
+    if value == "blank":
+        return "blank"
+    return "solved"
+
+
+def random_vectors(n, dim, seed=None, unit=False):
+    """``n`` random float64 vectors of length ``dim`` (rows), optionally unit length."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, dim))
+    if unit:
+        x /= np.linalg.norm(x, axis=1, keepdims=True)
+    return x
+
+
+# ---------------------------------------------------------------- display
+
+_COLOURS = {"correct": "#2e7d32", "incorrect": "#c62828", "not attempted": "#1565c0",
+            "hint": "#6a1b9a", "solution": "#37474f"}
+_LABELS = {"correct": "Correct", "incorrect": "Incorrect", "not attempted": "Not attempted yet",
+           "hint": "Hint", "solution": "Solution"}
+
+
+class _Feedback:
+    """Rich (markdown) and plain-text feedback, shown in the notebook or terminal."""
+
+    def __init__(self, kind, message, label=None, code=None):
+        self.kind = kind
+        self.message = message
+        self.label = label or _LABELS[kind]
+        self.code = code
+
+    def _repr_markdown_(self):
+        colour = _COLOURS[self.kind]
+        text = f'<span style="color:{colour}; font-weight:bold">{html.escape(self.label)}</span>'
+        if self.message:
+            text += ": " + self.message
+        if self.code:
+            text += "\n\n```python\n" + self.code.rstrip() + "\n```"
+        return text
+
+    def __repr__(self):
+        text = self.label + (": " + self.message if self.message else "")
+        if self.code:
+            text += "\n\n" + self.code.rstrip()
+        return text
+
+
+def _in_notebook():
+    ip = sys.modules.get("IPython")
+    if ip is None:
+        return False
+    try:
+        shell = ip.get_ipython()
+    except Exception:
+        return False
+    return shell is not None and getattr(shell, "kernel", None) is not None
+
+
+def _show(feedback):
+    if _in_notebook():
+        from IPython.display import display
+        display(feedback)
+    else:
+        print(repr(feedback))
+
+
+# ---------------------------------------------------------------- questions
+
+_MISSING = object()
+
+
+class Question:
+    """One exercise. Subclass it; see the module docstring for a full example.
+
+    Class attributes
+    ----------------
+    _var : str or tuple of str
+        Name(s) of the learner's variables/functions ``check()`` looks up.
+    _check(self, *answers)
+        Raise :class:`Wrong` (or ``AssertionError``), or return a message string,
+        when the answer is wrong. Return ``None`` when it is right.
+    _hints : list of str (markdown)
+    _solution : str (markdown), optional explanation shown above the code
+    solution_code : str
+        Code for the blank cell that makes the check pass.
+    _title : str, optional
+    _correct_message : str, optional — shown after "Correct"
+    """
+
+    _var = ()
+    _hints = ()
+    _solution = ""
+    solution_code = ""
+    _title = ""
+    _correct_message = ""
+
+    def __init__(self):
+        self._next_hint = 0
+        self.seed = None
+        self.last_outcome = None
+        self._namespace = {}
+
+    # -- learner-facing -------------------------------------------------
+    @property
+    def var_names(self):
+        return (self._var,) if isinstance(self._var, str) else tuple(self._var)
+
+    def check(self, *answers):
+        """Check the answer: ``q.check()`` looks the names up, ``q.check(x)`` uses ``x``."""
+        frame = inspect.currentframe().f_back
+        namespace = _caller_namespace(frame)
+        del frame
+        outcome = self.evaluate(*answers, namespace=namespace)
+        self._report(outcome)
+        return None
+
+    def hint(self, n=None):
+        """Show the next hint (``q.hint()``) or hint number ``n`` (``q.hint(2)``, from 1)."""
+        hints = list(self._hints)
+        if not hints:
+            _show(_Feedback("hint", "No hints for this one — try `.solution()`."))
+            return
+        if n is None:
+            i = min(self._next_hint, len(hints) - 1)
+            self._next_hint = i + 1
+        else:
+            if not 1 <= int(n) <= len(hints):
+                raise ValueError(f"there are hints 1 to {len(hints)}, not {n}")
+            i = int(n) - 1
+        more = f" (of {len(hints)}; run `.hint()` again for more)" if i + 1 < len(hints) else \
+            f" (of {len(hints)})"
+        _show(_Feedback("hint", hints[i], label=f"Hint {i + 1}{more}"))
+
+    def solution(self):
+        """Show the worked solution (explanation and code)."""
+        _show(_Feedback("solution", self._solution, code=self.solution_code or None))
+
+    # -- machinery ------------------------------------------------------
+    def evaluate(self, *answers, namespace=None):
+        """Run the check and return an :class:`Outcome` (nothing shown, never raises)."""
+        self.seed = int(np.random.SeedSequence().generate_state(1)[0])
+        self._namespace = namespace if namespace is not None else {}
+        names = self.var_names
+        if answers:
+            if len(answers) != len(names):
+                return self._remember(Outcome(
+                    Outcome.INCORRECT,
+                    f"check() takes {len(names)} answer(s) ({', '.join(names)}), "
+                    f"got {len(answers)}"))
+        else:
+            missing = [n for n in names if n not in self._namespace]
+            if missing:
+                return self._remember(Outcome(
+                    Outcome.NOT_ATTEMPTED,
+                    f"define `{'`, `'.join(missing)}` in the cell above, run it, then check again."))
+            answers = tuple(self._namespace[n] for n in names)
+        if any(is_blank(a) for a in answers):
+            return self._remember(Outcome(
+                Outcome.NOT_ATTEMPTED, "replace the `____` placeholder(s) with your answer."))
+        try:
+            result = self._check(*answers)
+        except NotAttempted as exc:
+            return self._remember(Outcome(
+                Outcome.NOT_ATTEMPTED, str(exc) or "replace the `____` placeholder(s)."))
+        except (Wrong, AssertionError) as exc:
+            return self._remember(Outcome(Outcome.INCORRECT, str(exc) or "not quite."))
+        if isinstance(result, str) and result:
+            return self._remember(Outcome(Outcome.INCORRECT, result))
+        return self._remember(Outcome(Outcome.CORRECT, self._correct_message))
+
+    def _remember(self, outcome):
+        self.last_outcome = outcome
+        return outcome
+
+    def _report(self, outcome):
+        _show(_Feedback(outcome.status, outcome.message))
+        mode = strict_mode()
+        expected = {"solved": Outcome.CORRECT, "blank": Outcome.NOT_ATTEMPTED}.get(mode)
+        if expected and outcome.status != expected:
+            raise CheckFailed(
+                f"{type(self).__name__} ({self._title or ', '.join(self.var_names)}): "
+                f"expected '{expected}', got '{outcome.status}': {outcome.message}")
+
+    def _check(self, *answers):  # pragma: no cover - subclasses override
+        raise NotImplementedError
+
+    def __repr__(self):
+        return (f"<exercise {self._title or type(self).__name__}: "
+                "run .check(), .hint() or .solution()>")
+
+    # -- helpers for _check -----------------------------------------------
+    def lookup(self, name, default=_MISSING):
+        """A name from the learner's namespace (context for the check)."""
+        if name in self._namespace:
+            return self._namespace[name]
+        if default is _MISSING:
+            raise Wrong(f"`{name}` is not defined; run the notebook cells above first.")
+        return default
+
+    def call(self, fn, *args, what=None, **kwargs):
+        """Call the learner's function; blank / NotImplementedError → not attempted,
+        any other exception → a clear *incorrect* message."""
+        what = what or getattr(fn, "__name__", "your function")
+        if is_blank(fn):
+            raise NotAttempted("replace the `____` placeholder(s) with your answer.")
+        if not callable(fn):
+            raise Wrong(f"`{what}` should be a function, got {type(fn).__name__}.")
+        try:
+            result = fn(*args, **kwargs)
+        except NotImplementedError:
+            raise NotAttempted(f"`{what}` still raises NotImplementedError; write its body.")
+        except Exception as exc:
+            last = traceback.extract_tb(exc.__traceback__)[-1]
+            where = f" (line {last.lineno}: `{last.line.strip()}`)" if last.line else ""
+            raise Wrong(f"`{what}` raised {type(exc).__name__}: {exc}{where}") from None
+        if is_blank(result):
+            raise NotAttempted(f"`{what}` still returns `____`; replace it with your answer.")
+        return result
+
+    @staticmethod
+    def as_array(value, what="your answer"):
+        """Convert to a float numpy array (Keras/TF tensors too), or raise Wrong."""
+        if is_blank(value):
+            raise NotAttempted("replace the `____` placeholder(s) with your answer.")
+        if value is None:
+            raise Wrong(f"{what} is None — did you forget a `return`?")
+        if hasattr(value, "numpy") and not isinstance(value, np.ndarray):
+            value = value.numpy()
+        try:
+            arr = np.asarray(value, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise Wrong(f"{what} should be a number or array, got {type(value).__name__}.") \
+                from None
+        return arr
+
+    def assert_shape(self, value, shape, what="your answer"):
+        arr = self.as_array(value, what)
+        if arr.shape != tuple(shape):
+            raise Wrong(f"{what} has shape {arr.shape}; expected {tuple(shape)}.")
+        return arr
+
+    def assert_close(self, value, expected, what="your answer", rtol=1e-4, atol=1e-5):
+        arr = self.as_array(value, what)
+        expected = np.asarray(expected, dtype=np.float64)
+        if arr.shape != expected.shape:
+            if arr.size == expected.size == 1:
+                arr = arr.reshape(expected.shape)
+            else:
+                raise Wrong(f"{what} has shape {arr.shape}; expected {expected.shape}.")
+        if not np.allclose(arr, expected, rtol=rtol, atol=atol):
+            if arr.size == 1:
+                raise Wrong(f"{what} gave {arr.item():.6g}; expected {expected.item():.6g}.")
+            bad = int(np.sum(~np.isclose(arr, expected, rtol=rtol, atol=atol)))
+            raise Wrong(f"{what}: {bad} of {arr.size} values differ from the expected ones "
+                        f"(largest difference {np.max(np.abs(arr - expected)):.3g}).")
+        return arr
+
+
+def _caller_namespace(frame):
+    """Names visible to the learner: the IPython user namespace, else the caller's globals."""
+    namespace = {}
+    ip = sys.modules.get("IPython")
+    if ip is not None:
+        try:
+            shell = ip.get_ipython()
+        except Exception:
+            shell = None
+        if shell is not None:
+            namespace.update(shell.user_ns)
+    if frame is not None:
+        namespace.update(frame.f_globals)
+        if frame.f_locals is not frame.f_globals:
+            namespace.update(frame.f_locals)
+    return namespace
