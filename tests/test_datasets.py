@@ -1,0 +1,326 @@
+"""Behaviour of cbr_edu.datasets: the registry, offline builders, online failure modes."""
+
+import hashlib
+import io
+import tarfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from PIL import Image
+
+from cbr_edu import datasets as D
+
+OFFLINE = {  # name: (images, classes, first image shape)
+    "digits": (1797, 10, (32, 32, 3)),
+    "lfw_subset": (200, 2, (25, 25, 3)),
+    "bundled_landmarks": (49, 7, None),
+    "textures": (320, 5, (64, 64, 3)),
+}
+
+
+@pytest.fixture
+def offline(monkeypatch, tmp_path):
+    """No network and an empty private cache."""
+    monkeypatch.setenv("CBR_EDU_CACHE_DIR", str(tmp_path / "cache"))
+    calls = []
+
+    def no_network(url, timeout=D.NETWORK_TIMEOUT):
+        calls.append(url)
+        return False
+
+    monkeypatch.setattr(D, "_network_available", no_network)
+    return calls
+
+
+# --------------------------------------------------------------------------- registry
+
+
+def test_registry_has_required_entries():
+    reg = D.read_registry()
+    offline = D.names(offline_only=True)
+    online = [n for n in D.names() if n not in offline]
+    assert set(OFFLINE) <= set(offline)
+    assert len(online) >= 5
+    for n in online:
+        e = D.info(n)
+        assert e.offline is False and e.kind in ("url", "tfds")
+        if e.kind == "url":
+            for f in e.source["files"]:
+                assert len(f["sha256"]) == 64 and f["url"].startswith("https://")
+    assert reg["digits"].images == 1797 and reg["digits"].classes == 10
+    assert "licence" in reg["tf_flowers"].to_dict()
+
+
+def test_package_reads_the_repository_registry():
+    root_file = Path(__file__).resolve().parent.parent / "datasets.yaml"
+    assert D.registry_path().read_bytes() == root_file.read_bytes()
+
+
+def test_unknown_name():
+    with pytest.raises(KeyError, match="Unknown data set 'digit'.*'digits'"):
+        D.load("digit")
+
+
+def _registry_with(tmp_path, mutate):
+    doc = yaml.safe_load(D.registry_path().read_text())
+    mutate({e["name"]: e for e in doc["datasets"]}, doc)
+    p = tmp_path / "datasets.yaml"
+    p.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return p
+
+
+@pytest.mark.parametrize("mutate, message", [
+    (lambda e, d: e["tf_flowers"].pop("licence"),
+     "datasets.yaml: entry 'tf_flowers': field 'licence' is missing"),
+    (lambda e, d: e["digits"].update(classes="ten"),
+     "entry 'digits': field 'classes' must be a positive integer"),
+    (lambda e, d: e["omniglot"]["source"]["files"][1].update(sha256=None),
+     "entry 'omniglot': field 'source.files[1].sha256' is missing (null is only allowed"),
+    (lambda e, d: e["imagenette"]["source"]["files"][0].update(sha256="abc"),
+     "entry 'imagenette': field 'source.files[0].sha256' must be 64"),
+    (lambda e, d: e["lfw_subset"].update(offline="yes"),
+     "entry 'lfw_subset': field 'offline' must be true or false"),
+    (lambda e, d: e["beans"].update(offline=True),
+     "entry 'beans': field 'offline' must be false"),
+    (lambda e, d: e["textures"]["source"].update(kind="ftp"),
+     "entry 'textures': field 'source.kind' must be one of"),
+    (lambda e, d: e["digits"]["source"].update(builder="nope"),
+     "entry 'digits': field 'source.builder' names no known builder"),
+    (lambda e, d: e["tf_flowers"]["source"].update(layout="mystery"),
+     "entry 'tf_flowers': field 'source.layout'"),
+    (lambda e, d: d["datasets"].append(dict(e["digits"])),
+     "entry 'digits': field 'name' is duplicated"),
+    (lambda e, d: e["cats_vs_dogs"]["source"].pop("tfds_name"),
+     "entry 'cats_vs_dogs': field 'source.tfds_name' is missing"),
+])
+def test_validator_names_entry_and_field(tmp_path, mutate, message):
+    broken = _registry_with(tmp_path, mutate)
+    with pytest.raises(D.RegistryError) as e:
+        D.names(registry=broken)
+    assert message in str(e.value)
+
+
+def test_tfds_entries_may_have_null_checksum(tmp_path):
+    ok = _registry_with(tmp_path, lambda e, d: e["cats_vs_dogs"]["source"].update(sha256=None))
+    assert "cats_vs_dogs" in D.names(registry=ok)
+
+
+def test_not_yaml(tmp_path):
+    p = tmp_path / "datasets.yaml"
+    p.write_text("datasets: [unclosed")
+    with pytest.raises(D.RegistryError, match="not valid YAML"):
+        D.names(registry=p)
+    p.write_text("- just a list\n")
+    with pytest.raises(D.RegistryError, match="top-level 'datasets:'"):
+        D.names(registry=p)
+
+
+# --------------------------------------------------------------------------- offline data
+
+
+@pytest.mark.parametrize("name", sorted(OFFLINE))
+def test_offline_dataset_loads(name, offline):
+    n, k, shape = OFFLINE[name]
+    ds = D.load(name)
+    assert len(ds) == n == ds.info.images
+    assert len(ds.class_names) == k == ds.info.classes
+    assert isinstance(ds.labels, np.ndarray) and ds.labels.dtype == np.int64
+    assert ds.labels.shape == (n,)
+    assert sorted(set(ds.labels.tolist())) == list(range(k))
+    for img in ds.images:
+        assert img.dtype == np.uint8 and img.ndim == 3 and img.shape[-1] == 3
+    if shape is not None:
+        assert {img.shape for img in ds.images} == {shape}
+    # deterministic
+    again = D.load(name)
+    assert np.array_equal(again.labels, ds.labels)
+    assert all(np.array_equal(a, b) for a, b in zip(ds.images, again.images))
+    assert not offline, "offline data sets must not touch the network"
+
+
+def test_digits_content():
+    from sklearn.datasets import load_digits
+    ds = D.load("digits")
+    ref = load_digits()
+    assert np.array_equal(ds.labels, ref.target)
+    # nearest-neighbour upscale: every 4x4 block is one original pixel, 16 -> 255
+    img = ds.images[0][..., 0]
+    assert np.array_equal(img[::4, ::4], np.round(ref.images[0] * 255 / 16).astype(np.uint8))
+    assert np.array_equal(ds.images[0][..., 0], ds.images[0][..., 2])
+    assert D.load("digits", image_size=8).images[0].shape == (8, 8, 3)
+
+
+def test_lfw_faces_first():
+    from skimage import data
+    ds = D.load("lfw_subset")
+    assert ds.class_names == ["face", "not_face"]
+    assert ds.labels[:100].tolist() == [0] * 100 and ds.labels[100:].tolist() == [1] * 100
+    raw = data.lfw_subset()
+    assert np.abs(ds.images[5][..., 0] / 255.0 - raw[5]).max() <= 1 / 255
+
+
+def test_landmarks_index_and_query_views():
+    ds = D.load("bundled_landmarks")
+    assert ds.split is not None and set(ds.split.tolist()) == {"index", "query"}
+    index = ds.subset(ds.split == "index")
+    query = ds.subset(ds.split == "query")
+    assert sorted(index.labels.tolist()) == list(range(len(ds.class_names)))
+    assert len(query) == 6 * len(ds.class_names)
+    assert len(ds.extras["views"]) == len(ds)
+    assert index.extras["views"] == ["canonical photo"] * len(index)
+    kinds = " ".join(query.extras["views"])
+    for word in ("crop", "rotate", "brightness", "perspective", "JPEG"):
+        assert word in kinds
+    # a query view differs from its index photo, but is of the same class
+    first = int(np.flatnonzero(ds.labels == 0)[1])
+    assert ds.split[first] == "query"
+    assert ds.images[first].shape == index.images[0].shape
+    assert not np.array_equal(ds.images[first], index.images[0])
+    # other seeds give other views; the index photo stays the same
+    other = D.load("bundled_landmarks", seed=1)
+    assert np.array_equal(other.images[0], ds.images[0])
+    assert not np.array_equal(other.images[1], ds.images[1])
+    assert len(D.load("bundled_landmarks", views_per_class=2)) == 3 * len(ds.class_names)
+    only_index = D.load("bundled_landmarks", split="index")
+    assert len(only_index) == len(ds.class_names)
+
+
+def test_textures_patches_do_not_overlap():
+    ds = D.load("textures")
+    pos = ds.extras["grid_position"]
+    for c in range(len(ds.class_names)):
+        cells = [pos[i] for i in np.flatnonzero(ds.labels == c)]
+        assert len(set(cells)) == len(cells) == 64
+
+
+def test_max_per_class_and_image_size():
+    ds = D.load("digits", max_per_class=3, seed=1)
+    assert len(ds) == 30 and np.bincount(ds.labels).tolist() == [3] * 10
+    assert np.array_equal(D.load("digits", max_per_class=3, seed=1).labels, ds.labels)
+    a = D.load("lfw_subset", max_per_class=5, seed=0)
+    b = D.load("lfw_subset", max_per_class=5, seed=1)
+    assert not all(np.array_equal(x, y) for x, y in zip(a.images, b.images))
+    assert D.load("textures", image_size=(48, 32)).images[0].shape == (48, 32, 3)
+    with pytest.raises(ValueError):
+        D.load("digits", max_per_class=0)
+
+
+# --------------------------------------------------------------------------- online data
+
+
+ONLINE = ["tf_flowers", "oxford_iiit_pet", "caltech_birds2011", "omniglot", "imagenette", "beans"]
+
+
+@pytest.mark.parametrize("name", ONLINE)
+def test_online_dataset_fails_fast_and_clearly_offline(name, offline):
+    start = time.monotonic()
+    with pytest.raises(D.DatasetUnavailableError) as e:
+        D.load(name)
+    assert time.monotonic() - start < 5
+    msg = str(e.value)
+    assert f"'{name}'" in msg
+    assert "no network" in msg and "needs the internet once" in msg
+    assert str(D.download_dir()) in msg  # where it would be cached
+    for alt in ("digits", "lfw_subset", "bundled_landmarks"):
+        assert alt in msg
+    assert offline, "the connectivity check was consulted"
+    assert isinstance(e.value, ConnectionError)
+
+
+def test_tfds_entry_without_tfds_is_clear(offline):
+    try:
+        import tensorflow_datasets  # noqa: F401
+        pytest.skip("tensorflow_datasets installed")
+    except ImportError:
+        pass
+    with pytest.raises(D.DatasetUnavailableError, match="tensorflow-datasets.*Offline alternatives"):
+        D.load("cats_vs_dogs")
+
+
+def test_real_connectivity_check_is_bounded():
+    start = time.monotonic()
+    # 10.255.255.1 is a private address that normally does not answer: a black hole
+    result = D._network_available("https://10.255.255.1/x", timeout=1.0)
+    assert isinstance(result, bool)
+    assert time.monotonic() - start < 3
+    assert D._network_available("file:///tmp/x") is True
+
+
+def _tiny_archive(tmp_path):
+    """A flower_photos-like .tgz: two classes, hidden files, a loose licence file."""
+    buf = io.BytesIO()
+    rng = np.random.default_rng(0)
+    with tarfile.open(fileobj=buf, mode="w:gz") as t:
+        def add(name, data):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            t.addfile(info, io.BytesIO(data))
+        for cls, n in (("001.roses", 3), ("002.tulips", 2)):
+            for i in range(n):
+                b = io.BytesIO()
+                Image.fromarray(rng.integers(0, 255, (30, 40, 3), np.uint8)).save(b, "JPEG")
+                add(f"photos/{cls}/{i}.jpg", b.getvalue())
+        add("photos/LICENSE.txt", b"CC BY")
+        add("photos/001.roses/.DS_Store", b"x")
+    p = tmp_path / "photos.tgz"
+    p.write_bytes(buf.getvalue())
+    return p
+
+
+def _registry_for(tmp_path, archive, sha=None):
+    sha = sha or hashlib.sha256(archive.read_bytes()).hexdigest()
+    doc = {"datasets": [{
+        "name": "tiny_flowers", "description": "test", "classes": 2, "images": 5,
+        "licence": "CC0", "citation": "none", "offline": False,
+        "source": {"kind": "url", "layout": "class_folders", "root": "photos",
+                   "strip_class_prefix": r"^\d+\.",
+                   "files": [{"url": archive.as_uri(), "sha256": sha,
+                              "bytes": archive.stat().st_size}]},
+    }]}
+    p = tmp_path / "reg.yaml"
+    p.write_text(yaml.safe_dump(doc))
+    return p
+
+
+def test_url_download_verify_extract_and_reuse(tmp_path, monkeypatch):
+    monkeypatch.setenv("CBR_EDU_CACHE_DIR", str(tmp_path / "cache"))
+    archive = _tiny_archive(tmp_path)
+    reg = _registry_for(tmp_path, archive)
+    ds = D.load("tiny_flowers", registry=reg)
+    assert ds.class_names == ["roses", "tulips"]
+    assert ds.labels.tolist() == [0, 0, 0, 1, 1]
+    assert all(im.shape == (30, 40, 3) for im in ds.images)
+    assert (D.download_dir() / "tiny_flowers" / ".complete").is_file()
+    # second load works offline from the cache, without asking the network
+    monkeypatch.setattr(D, "_network_available", lambda *a, **k: pytest.fail("network used"))
+    archive.unlink()
+    again = D.load("tiny_flowers", registry=reg, max_per_class=1, image_size=16)
+    assert len(again) == 2 and again.images[0].shape == (16, 16, 3)
+
+
+def test_url_checksum_mismatch_keeps_nothing(tmp_path, monkeypatch):
+    monkeypatch.setenv("CBR_EDU_CACHE_DIR", str(tmp_path / "cache"))
+    archive = _tiny_archive(tmp_path)
+    reg = _registry_for(tmp_path, archive, sha="0" * 64)
+    with pytest.raises(D.DatasetUnavailableError, match="sha256"):
+        D.load("tiny_flowers", registry=reg)
+    downloads = D.download_dir() / "downloads"
+    assert not any(downloads.iterdir())
+
+
+def test_manually_copied_archive_is_used_offline(tmp_path, monkeypatch, offline):
+    """A workshop can hand out the archive on a USB stick."""
+    archive = _tiny_archive(tmp_path)
+    reg = _registry_for(tmp_path, archive)
+    doc = yaml.safe_load(reg.read_text())
+    doc["datasets"][0]["source"]["files"][0]["url"] = "https://example.org/photos.tgz"
+    reg.write_text(yaml.safe_dump(doc))
+    with pytest.raises(D.DatasetUnavailableError, match="copy photos.tgz into"):
+        D.load("tiny_flowers", registry=reg)
+    downloads = D.download_dir() / "downloads"
+    downloads.mkdir(parents=True, exist_ok=True)
+    (downloads / "photos.tgz").write_bytes(archive.read_bytes())
+    assert len(D.load("tiny_flowers", registry=reg)) == 5
