@@ -1,0 +1,339 @@
+"""Exercises for notebook 04, *the aggregation layer*.
+
+``q1`` per-class max by hand, ``q2`` per-class top-k mean, ``q3`` assemble the CbR
+model from the two layers, ``q4`` remove a class by editing the index.
+
+Every check runs the learner's code on fresh random inputs and compares it with
+a reference written here; nothing looks at names or source text.
+
+>>> import numpy as np
+>>> from cbr_edu.exercises.nb04_aggregation import q1, reference_aggregate
+>>> reference_aggregate(np.array([[0.1, 0.9, 0.4]]), [1, 0, 1], 2, "max").tolist()
+[[0.9, 0.4]]
+>>> q1.evaluate(lambda s, ids, n: reference_aggregate(s, ids, n, "max")).correct
+True
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._core import Question, Wrong
+
+__all__ = ["q1", "q2", "q3", "q4", "reference_aggregate"]
+
+
+def reference_aggregate(scores, class_ids, num_classes, method="max", k=3):
+    """Class scores ``(batch, num_classes)`` from instance scores ``(batch, n)``.
+
+    Column ``c`` reduces the scores of the instances whose ``class_ids`` is ``c``:
+    ``"max"``, ``"mean"`` or ``"topk_mean"`` (mean of the ``k`` largest; all of
+    them when the class has fewer than ``k``).
+    """
+    scores = np.atleast_2d(np.asarray(scores, dtype=np.float64))
+    class_ids = np.asarray(class_ids)
+    out = np.empty((scores.shape[0], num_classes))
+    for c in range(num_classes):
+        mine = scores[:, class_ids == c]
+        if method == "max":
+            out[:, c] = mine.max(axis=1)
+        elif method == "mean":
+            out[:, c] = mine.mean(axis=1)
+        elif method == "topk_mean":
+            best = -np.sort(-mine, axis=1)[:, :k]
+            out[:, c] = best.mean(axis=1)
+        else:
+            raise ValueError(f"unknown method {method!r}")
+    return out
+
+
+def _random_case(rng, num_classes=4, batch=3, min_per_class=1, max_per_class=5,
+                 negative_class=True):
+    """Random instance scores and shuffled (non-contiguous) class ids.
+
+    Class sizes differ (one class has a single instance, one has many), ids are
+    shuffled so instances of a class are not side by side, and one class gets
+    only negative scores, which catches "start from 0 and take the max".
+    """
+    sizes = rng.integers(min_per_class, max_per_class + 1, size=num_classes)
+    sizes[0] = min_per_class
+    sizes[-1] = max_per_class
+    class_ids = rng.permutation(np.repeat(np.arange(num_classes), sizes))
+    # make sure the order of first appearance is not 0, 1, 2, ... (column-order trap)
+    while num_classes > 1 and class_ids[0] == 0:
+        class_ids = rng.permutation(class_ids)
+    scores = rng.uniform(-1, 1, size=(batch, class_ids.size))
+    if negative_class:
+        neg = class_ids == num_classes - 1
+        scores[:, neg] = -np.abs(scores[:, neg]) - 0.05
+    return scores, class_ids
+
+
+def _first_appearance_order(class_ids):
+    _, first = np.unique(class_ids, return_index=True)
+    return np.asarray(class_ids)[np.sort(first)]
+
+
+def _diagnose(got, scores, class_ids, num_classes, method, k, what):
+    """Name the typical mistake behind a wrong aggregation, or None."""
+    tries = {
+        "max": "you took the max; this one asks for a different reduction",
+        "mean": "you took the mean of all the class's scores",
+    }
+    for m, msg in tries.items():
+        if m != method:
+            alt = reference_aggregate(scores, class_ids, num_classes, m)
+            if got.shape == alt.shape and np.allclose(got, alt, atol=1e-5):
+                return f"{what}: {msg}."
+    want = reference_aggregate(scores, class_ids, num_classes, method, k)
+    order = _first_appearance_order(class_ids)
+    if got.shape == want.shape and np.allclose(got, want[:, order], atol=1e-5):
+        return (f"{what}: the right numbers in the wrong columns. Column `c` must be class "
+                "id `c` (0, 1, 2, ...), not the order in which classes first appear in "
+                "`class_ids`.")
+    if method == "max":
+        clipped = np.maximum(want, 0)
+        if got.shape == want.shape and np.allclose(got, clipped, atol=1e-5):
+            return (f"{what}: a class whose scores are all negative came out as 0. Did you "
+                    "start from zeros and take `np.maximum`? Start from the class's own "
+                    "scores (or from `-np.inf`).")
+    return None
+
+
+class AggregateMax(Question):
+    _var = "aggregate_max"
+    _title = "Per-class max, by hand"
+    _hints = [
+        "Loop over the classes: `for c in range(num_classes):`. The columns of `scores` "
+        "that belong to class `c` are `scores[:, class_ids == c]`.",
+        "Reduce those columns with `.max(axis=1)` (one value per query row) and write it "
+        "into column `c` of an output array of shape `(len(scores), num_classes)`.",
+        "Start the output with `np.empty(...)` or `np.full(..., -np.inf)`, not zeros: "
+        "cosine similarities can be negative.",
+    ]
+    _solution = ("Select each class's instance columns with a boolean mask and take the row-wise "
+                 "max. Column `c` of the result is class id `c`.")
+    solution_code = '''\
+import numpy as np
+
+def aggregate_max(scores, class_ids, num_classes):
+    scores = np.asarray(scores)
+    class_ids = np.asarray(class_ids)
+    out = np.empty((scores.shape[0], num_classes))
+    for c in range(num_classes):
+        out[:, c] = scores[:, class_ids == c].max(axis=1)
+    return out
+'''
+
+    def _check(self, aggregate_max):
+        rng = np.random.default_rng(self.seed)
+        for trial in range(3):
+            num_classes = int(rng.integers(3, 6))
+            scores, ids = _random_case(rng, num_classes=num_classes, batch=int(rng.integers(2, 5)))
+            got = self.as_array(self.call(aggregate_max, scores.copy(), ids.copy(), num_classes),
+                                "aggregate_max(scores, class_ids, num_classes)")
+            want = reference_aggregate(scores, ids, num_classes, "max")
+            if got.shape != want.shape:
+                raise Wrong(f"aggregate_max returned shape {got.shape} for {scores.shape[0]} "
+                            f"queries and {num_classes} classes; expected {want.shape} "
+                            "(one row per query, one column per class).")
+            if not np.allclose(got, want, atol=1e-6):
+                raise Wrong(_diagnose(got, scores, ids, num_classes, "max", 3, "aggregate_max")
+                            or "aggregate_max: some class scores differ from the max of that "
+                               "class's instance scores. Print one small example and compare.")
+
+
+class AggregateTopK(Question):
+    _var = "aggregate_topk_mean"
+    _title = "Per-class top-k mean"
+    _hints = [
+        "Top-k is taken **within each class**: first select the class's columns "
+        "(`scores[:, class_ids == c]`), then keep that class's k best.",
+        "`np.sort(x, axis=1)[:, ::-1]` sorts each row from largest to smallest; "
+        "`[:, :k]` keeps the k best. A class with fewer than k instances keeps all of them "
+        "(slicing does that for you).",
+        "Average with `.mean(axis=1)`, so a class with 2 instances and k=3 is divided by 2, not 3.",
+    ]
+    _solution = ("For each class: its scores, sorted descending, the first k kept, averaged. "
+                 "k=1 gives back max; k ≥ the class size gives back mean.")
+    solution_code = '''\
+import numpy as np
+
+def aggregate_topk_mean(scores, class_ids, num_classes, k):
+    scores = np.asarray(scores)
+    class_ids = np.asarray(class_ids)
+    out = np.empty((scores.shape[0], num_classes))
+    for c in range(num_classes):
+        mine = np.sort(scores[:, class_ids == c], axis=1)[:, ::-1]
+        out[:, c] = mine[:, :k].mean(axis=1)
+    return out
+'''
+
+    def _check(self, aggregate_topk_mean):
+        rng = np.random.default_rng(self.seed)
+        what = "aggregate_topk_mean(scores, class_ids, num_classes, k)"
+        for k in (3, 2, 1):
+            num_classes = int(rng.integers(3, 5))
+            scores, ids = _random_case(rng, num_classes=num_classes, batch=3,
+                                       min_per_class=1, max_per_class=6)
+            got = self.as_array(self.call(aggregate_topk_mean, scores.copy(), ids.copy(),
+                                          num_classes, k), what)
+            want = reference_aggregate(scores, ids, num_classes, "topk_mean", k)
+            if got.shape != want.shape:
+                raise Wrong(f"{what} returned shape {got.shape}; expected {want.shape} "
+                            "(one row per query, one column per class).")
+            if np.allclose(got, want, atol=1e-6):
+                continue
+            msg = _diagnose(got, scores, ids, num_classes, "topk_mean", k, f"with k={k}")
+            if msg:
+                raise Wrong(msg)
+            # top-k over all instances, then grouped by class
+            top = np.argsort(-scores, axis=1)[:, :k]
+            glob = np.full_like(want, np.nan)
+            for r in range(scores.shape[0]):
+                for c in range(num_classes):
+                    sel = [i for i in top[r] if ids[i] == c]
+                    if sel:
+                        glob[r, c] = scores[r, sel].mean()
+            seen = ~np.isnan(glob)
+            if got.shape == glob.shape and np.allclose(got[seen], glob[seen], atol=1e-6):
+                raise Wrong(f"with k={k}: it looks like you took the k best scores over *all* "
+                            "instances and then grouped them by class. Take the top k "
+                            "*within* each class instead: every class gets a score.")
+            smallest = reference_aggregate(-scores, ids, num_classes, "topk_mean", k) * -1
+            if np.allclose(got, smallest, atol=1e-6):
+                raise Wrong(f"with k={k}: you averaged each class's k *smallest* scores. "
+                            "Sort descending (`[:, ::-1]`) before keeping the first k.")
+            counts = np.bincount(ids, minlength=num_classes)
+            over_k = want * np.minimum(counts, k) / k
+            if np.allclose(got, over_k, atol=1e-6):
+                raise Wrong(f"with k={k}: classes with fewer than k instances are divided by "
+                            "k. Average over the scores you actually kept (`.mean`).")
+            raise Wrong(f"with k={k}: some class scores differ from the mean of that class's "
+                        "k best instance scores.")
+
+
+def _reference_cbr(index, class_ids, num_classes, queries, method):
+    def unit(x):
+        return x / np.linalg.norm(x, axis=1, keepdims=True)
+    return reference_aggregate(unit(queries) @ unit(index).T, class_ids, num_classes, method, 3)
+
+
+class AssembleModel(Question):
+    _var = "make_cbr_model"
+    _title = "Assemble the CbR model"
+    _hints = [
+        "A functional Keras model: `inputs = keras.Input(shape=(dim,))`, then call the two "
+        "layers one after the other, then `keras.Model(inputs, outputs)`.",
+        "`RetrievalLayer(index_embeddings)` gives cosine scores `(batch, n)`; "
+        "`AggregationLayer(class_ids, num_classes=num_classes, method=method)` turns them "
+        "into class scores `(batch, num_classes)`.",
+        "Pass `method` on to the aggregation layer (the check tries \"max\" and \"mean\").",
+    ]
+    _solution = "Input → RetrievalLayer → AggregationLayer, wrapped in a `keras.Model`."
+    solution_code = '''\
+import keras
+from cbr_edu.layers import RetrievalLayer, AggregationLayer
+
+def make_cbr_model(index_embeddings, class_ids, num_classes, method="max"):
+    dim = index_embeddings.shape[1]
+    inputs = keras.Input(shape=(dim,))
+    scores = RetrievalLayer(index_embeddings)(inputs)
+    outputs = AggregationLayer(class_ids, num_classes=num_classes, method=method)(scores)
+    return keras.Model(inputs, outputs)
+'''
+
+    def _check(self, make_cbr_model):
+        rng = np.random.default_rng(self.seed)
+        what = "make_cbr_model(index_embeddings, class_ids, num_classes, method)"
+        dim, num_classes = int(rng.integers(5, 12)), 3
+        _, ids = _random_case(rng, num_classes=num_classes, batch=1, min_per_class=1,
+                              max_per_class=4, negative_class=False)
+        index = rng.normal(size=(ids.size, dim)).astype(np.float32)
+        queries = rng.normal(size=(4, dim)).astype(np.float32) * 3.0
+        for method in ("max", "mean"):
+            model = self.call(make_cbr_model, index.copy(), ids.copy(), num_classes, method,
+                              what=what)
+            if model is None:
+                raise Wrong(f"{what} returned None — did you forget `return`?")
+            if not callable(model):
+                raise Wrong(f"{what} should return a Keras model (something callable), "
+                            f"got {type(model).__name__}.")
+            try:
+                got = model(queries)
+            except Exception as exc:  # noqa: BLE001 - show the learner what broke
+                raise Wrong(f"calling your model on a batch of shape {queries.shape} raised "
+                            f"{type(exc).__name__}: {exc}") from None
+            got = self.as_array(got, "model(queries)")
+            want = _reference_cbr(index, ids, num_classes, queries, method)
+            if got.shape != want.shape:
+                raise Wrong(f"your model maps {queries.shape} to {got.shape}; expected "
+                            f"{want.shape} (one score per class).")
+            if np.allclose(got, want, atol=1e-4):
+                continue
+            other = "mean" if method == "max" else "max"
+            if np.allclose(got, _reference_cbr(index, ids, num_classes, queries, other),
+                           atol=1e-4):
+                raise Wrong(f"with method={method!r} your model computes the {other}: pass "
+                            "`method` on to the AggregationLayer.")
+            raw = reference_aggregate(queries @ index.T, ids, num_classes, method)
+            if got.shape == raw.shape and np.allclose(got, raw, rtol=1e-3, atol=1e-3):
+                raise Wrong("your model uses raw dot products: the queries and the index must "
+                            "be L2-normalised so the scores are cosines (RetrievalLayer does it).")
+            raise Wrong(f"with method={method!r} your model's class scores differ from "
+                        "cosine retrieval followed by per-class aggregation.")
+
+
+class RemoveClass(Question):
+    _var = "remove_class"
+    _title = "Remove a class by editing the index"
+    _hints = [
+        "A boolean mask says which rows to keep: `keep = labels != label`.",
+        "Return `embeddings[keep], labels[keep]` — new arrays, in the original order. "
+        "Do not modify the arrays you were given.",
+    ]
+    _solution = ("Removing a class is deleting its rows from the index. No weights are "
+                 "re-learned: the model is rebuilt from the smaller index.")
+    solution_code = '''\
+import numpy as np
+
+def remove_class(embeddings, labels, label):
+    labels = np.asarray(labels)
+    keep = labels != label
+    return np.asarray(embeddings)[keep], labels[keep]
+'''
+
+    def _check(self, remove_class):
+        rng = np.random.default_rng(self.seed)
+        names = np.array(["arch", "bridge", "castle", "dome", "tower"])
+        labels = names[rng.integers(0, len(names), size=12)]
+        labels[:len(names)] = rng.permutation(names)
+        embeddings = rng.normal(size=(len(labels), 6))
+        victim = str(labels[int(rng.integers(0, len(labels)))])
+        e_in, l_in = embeddings.copy(), labels.copy()
+        result = self.call(remove_class, e_in, l_in, victim,
+                           what="remove_class(embeddings, labels, label)")
+        if not (isinstance(result, (tuple, list)) and len(result) == 2):
+            raise Wrong("remove_class should return a pair `(embeddings, labels)`.")
+        new_e, new_l = self.as_array(result[0], "the returned embeddings"), np.asarray(result[1])
+        if not (np.array_equal(e_in, embeddings) and np.array_equal(l_in, labels)):
+            raise Wrong("remove_class changed the arrays it was given. Build new ones "
+                        "(boolean indexing does) and leave the originals alone.")
+        keep = labels != victim
+        if victim in new_l.tolist():
+            raise Wrong(f"class {victim!r} is still in the returned labels.")
+        if new_e.shape != embeddings[keep].shape or new_l.shape != labels[keep].shape:
+            raise Wrong(f"expected {keep.sum()} rows left after removing the "
+                        f"{(~keep).sum()} rows of {victim!r}; got {len(new_e)} embeddings and "
+                        f"{len(new_l)} labels.")
+        if not np.array_equal(new_l, labels[keep]):
+            raise Wrong("the remaining labels are not in their original order.")
+        if not np.allclose(new_e, embeddings[keep]):
+            raise Wrong("the remaining embeddings no longer match their labels: keep rows "
+                        "and labels together with the same mask.")
+
+
+q1 = AggregateMax()
+q2 = AggregateTopK()
+q3 = AssembleModel()
+q4 = RemoveClass()
