@@ -46,8 +46,9 @@ class RetrievalLayer(keras.layers.Layer):
     Parameters
     ----------
     index_embeddings : array (num_instances, dim), optional
-        The embeddings to search. Rows are L2-normalised here; they are stored
-        transposed, ``(dim, num_instances)``, the layout of a ``Dense`` kernel.
+        The embeddings to search. Rows are L2-normalised here and stored as the
+        rows of ``kernel``, ``(num_instances, dim)`` — the weight layout of
+        TFLite's FULLY_CONNECTED op (one output unit per row).
     num_instances, dim : int, optional
         Only needed when rebuilding from a config (the weights are loaded after).
 
@@ -74,10 +75,10 @@ class RetrievalLayer(keras.layers.Layer):
         self.num_instances = int(num_instances)
         self.dim = int(dim)
         self.kernel = self.add_weight(
-            name="kernel", shape=(self.dim, self.num_instances),
+            name="kernel", shape=(self.num_instances, self.dim),
             initializer="zeros", trainable=False)
         if index_embeddings is not None:
-            self.kernel.assign(l2_normalize(index).T.astype(np.float32))
+            self.kernel.assign(l2_normalize(index).astype(np.float32))
 
     def build(self, input_shape):
         if input_shape[-1] is not None and input_shape[-1] != self.dim:
@@ -88,7 +89,10 @@ class RetrievalLayer(keras.layers.Layer):
 
     def call(self, inputs):
         queries = ops.normalize(ops.cast(inputs, self.compute_dtype), axis=-1, order=2)
-        return ops.matmul(queries, self.kernel)
+        # (instances, dim) @ (dim, batch): a row-major pass over the index. The
+        # outer transpose cancels against the AggregationLayer's transpose when
+        # the model runs as a graph, so segment reductions read this directly.
+        return ops.transpose(ops.matmul(self.kernel, ops.transpose(queries)))
 
     def compute_output_shape(self, input_shape):
         return (*input_shape[:-1], self.num_instances)
@@ -96,7 +100,7 @@ class RetrievalLayer(keras.layers.Layer):
     @property
     def index_embeddings(self):
         """The stored (normalised) index embeddings, ``(num_instances, dim)``."""
-        return ops.convert_to_numpy(self.kernel).T
+        return ops.convert_to_numpy(self.kernel)
 
     def get_config(self):
         return {**super().get_config(), "num_instances": self.num_instances, "dim": self.dim}
