@@ -8,6 +8,17 @@ In a notebook::
     q1.solution()   # explanation and code
 
 How to write a question: see :mod:`cbr_edu.exercises._core`.
+
+Notebook conventions (``tests/test_notebooks.py`` relies on them):
+
+* the learner's answer cell is a code cell with metadata
+  ``{"tags": ["exercise"], "exercise": "nb01_similarity.q1"}``; as shipped it holds the
+  blank, e.g. ``def cosine_similarity(a, b):\n    return ____`` (import ``____`` from
+  ``cbr_edu.exercises``) or ``answer = ____``; the harness swaps in ``q1.solution_code``;
+* a later code cell calls ``q1.check()``, with ``# q1.hint()`` and ``# q1.solution()``
+  lines for the learner to uncomment;
+* no later cell may use the learner's answer: carry the story on with the package's
+  own functions.
 """
 
 from ._core import (STRICT_ENV, Blank, CheckFailed, NotAttempted, Outcome, Question, Wrong,

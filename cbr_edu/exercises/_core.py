@@ -19,6 +19,8 @@ How to write a question
         ]
         _solution = "Divide the dot product by both lengths."   # markdown, optional
         solution_code = '''\
+    import numpy as np
+
     def my_cosine(a, b):
         return np.dot(a, b) / (np.linalg.norm(a) * np.linalg.norm(b))
     '''
@@ -39,7 +41,9 @@ Rules of thumb:
 * A wrong answer raises :class:`Wrong` (or ``assert cond, "message"``, or returns a
   message string) with a message that says what to try. Anticipate the typical
   mistakes and name them.
-* ``solution_code`` is the code a learner would type in the blank cell. The notebook
+* ``solution_code`` is the code a learner would type in the blank cell, and it must
+  run in a **fresh namespace** (include its imports: ``import numpy as np`` …);
+  ``tests/test_exercises.py`` execs it that way and checks it passes. The notebook
   test harness pastes it into every cell tagged ``{"tags": ["exercise"], "exercise":
   "<module>.<qN>"}`` and then requires every ``check()`` to print "Correct".
 * Blank answers: the placeholder ``____`` (a :class:`Blank`), a function that returns
