@@ -448,8 +448,9 @@ def _build_lfw_subset(image_size=None, **_):
     return images, labels, ["face", "not_face"], None, {}
 
 
+@lru_cache(maxsize=1)
 def _landmark_photos() -> dict:
-    """name -> RGB uint8 photo, all shipped by installed packages."""
+    """name -> RGB uint8 photo (read-only), all shipped by installed packages."""
     from matplotlib import cbook
     from PIL import Image
     from skimage import data
@@ -458,7 +459,7 @@ def _landmark_photos() -> dict:
     files = {Path(f).stem: img for f, img in zip(sample.filenames, sample.images)}
     with cbook.get_sample_data("grace_hopper.jpg") as f:
         hopper = np.asarray(Image.open(f).convert("RGB"))
-    return {
+    photos = {
         "astronaut": data.astronaut(),
         "chelsea_cat": data.chelsea(),
         "china_pagoda": files["china"],
@@ -467,6 +468,9 @@ def _landmark_photos() -> dict:
         "grace_hopper": hopper,
         "rocket": data.rocket(),
     }
+    for a in photos.values():
+        a.setflags(write=False)
+    return photos
 
 
 _VIEW_KINDS = ("crop_zoom", "rotate", "light", "perspective", "distance", "combined")
@@ -752,9 +756,15 @@ def _prepare_url_dataset(entry: DatasetInfo) -> Path:
         for a in archives:
             _extract(a, staging)
         (staging / ".complete").write_text(time.strftime("%Y-%m-%d %H:%M:%S"))
+        if marker.is_file():  # another notebook finished first
+            return final
         if final.exists():
-            shutil.rmtree(final)  # an earlier, incomplete extraction of ours
-        os.replace(staging, final)
+            shutil.rmtree(final)  # an earlier, interrupted extraction of ours
+        try:
+            os.replace(staging, final)
+        except OSError:
+            if not marker.is_file():
+                raise
     finally:
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)

@@ -56,6 +56,8 @@ def snapshot(root):
                 out[rel] = ("link", os.readlink(p), st.st_mtime_ns, st.st_size)
             elif os.path.isdir(p):
                 out[rel] = ("dir", None, st.st_mtime_ns, None)
+            elif not os.path.isfile(p):  # FIFO etc.: never open it
+                out[rel] = ("special", None, st.st_mtime_ns, None)
             else:
                 digest = hashlib.sha256(Path(p).read_bytes()).hexdigest()
                 out[rel] = ("file", digest, st.st_mtime_ns, st.st_size)
@@ -295,6 +297,8 @@ def album(tmp_path):
     bad["cat/2019/loop"] = "already visited"
     os.symlink("self_link", dog / "self_link"); bad["dog/self_link"] = "cannot access"
     os.symlink("missing.jpg", dog / "broken.jpg"); bad["dog/broken.jpg"] = "broken symbolic link"
+    if hasattr(os, "mkfifo"):  # reading a FIFO would block forever
+        os.mkfifo(dog / "pipe.jpg"); bad["dog/pipe.jpg"] = "not a regular file"
     return root, good, bad
 
 
