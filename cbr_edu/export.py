@@ -110,7 +110,7 @@ def quantize_rows(weights, chunk=16384):
     with an error of at most ``s / 2`` per element. A zero row gets scale 1.
 
     >>> q, s = quantize_rows(np.array([[0.6, -0.8], [0.0, 0.0]], np.float32))
-    >>> q.tolist(), s.round(5).tolist()
+    >>> q.tolist(), [round(float(v), 5) for v in s]
     ([[95, -127], [0, 0]], [0.0063, 1.0])
     """
     w = np.asarray(weights, np.float32)
@@ -284,7 +284,7 @@ class _AlignedBuffer:
             builder.StartVector(1, n, 16)
             builder.head = builder.head - n
             builder.Bytes[builder.head:builder.head + n] = self.data.tobytes()
-            vec = builder.EndVector(n)
+            vec = builder.EndVector()
         schema.BufferStart(builder)
         if vec is not None:
             schema.BufferAddData(builder, vec)
