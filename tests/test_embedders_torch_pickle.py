@@ -228,3 +228,17 @@ def test_sha256_mismatch_is_refused_before_unpickling(tmp_path):
     with pytest.raises(tp.ChecksumError, match="expected 5793442") as err:
         tp.load_state_dict(tampered, sha256=WEIGHTS_SHA256)
     assert str(tampered) in str(err.value)
+
+
+@pytest.mark.parametrize("zip_format", [False, True])
+def test_reads_files_written_by_torch(tmp_path, zip_format):
+    torch = pytest.importorskip("torch")
+    base = torch.arange(30, dtype=torch.float32).reshape(5, 6)
+    sd = collections.OrderedDict(w=base, t=base.t(), row=base[2], n=torch.tensor(3),
+                                 h=torch.ones(4, dtype=torch.float16))
+    path = tmp_path / "sd.pth"
+    torch.save(sd, path, _use_new_zipfile_serialization=zip_format)
+    got = tp.load_state_dict(path)
+    for k, v in sd.items():
+        np.testing.assert_array_equal(got[k], v.numpy())
+        assert got[k].dtype == v.numpy().dtype
