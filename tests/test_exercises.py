@@ -82,6 +82,9 @@ def test_blank_answers_are_not_attempted(q):
     assert q.evaluate(namespace={}).status == Outcome.NOT_ATTEMPTED  # names undefined
     assert q.evaluate(*([____] * n), namespace={}).status == Outcome.NOT_ATTEMPTED
 
+    if not all(callable(a) for a in solved_answers(q)):
+        return  # a value answer: `x = ____` is the blank, checked above
+
     def returns_blank(*args, **kwargs):
         return ____
 
@@ -105,6 +108,8 @@ def test_has_hints_and_solution(q):
 
 @pytest.mark.parametrize("q", all_questions())
 def test_crashing_answer_is_incorrect_not_a_crash(q):
+    if not all(callable(a) for a in solved_answers(q)):
+        pytest.skip("value answer")
     def crashes(*args, **kwargs):
         return {}["missing"]
     out = q.evaluate(*([crashes] * len(q.var_names)), namespace={})
@@ -114,8 +119,33 @@ def test_crashing_answer_is_incorrect_not_a_crash(q):
 
 @pytest.mark.parametrize("q", all_questions())
 def test_returning_none_is_incorrect(q):
+    if not all(callable(a) for a in solved_answers(q)):
+        assert q.evaluate(*([None] * len(q.var_names)), namespace={}).status == "incorrect"
+        return
     out = q.evaluate(*([lambda *a, **k: None] * len(q.var_names)), namespace={})
     assert out.status == Outcome.INCORRECT
+
+
+# ------------------------------------------------------------------ nb00
+
+def test_nb00_warm_ups():
+    from cbr_edu.exercises import nb00_welcome as nb00
+    assert outcome(nb00.q1, 0).correct
+    assert_wrong(nb00.q1, 10, "without training")
+    assert_wrong(nb00.q1, [0, 1], "one number")
+    assert nb00.q2.evaluate(15, 5, namespace={}).correct
+    assert "swapped" in nb00.q2.evaluate(5, 15, namespace={}).message
+    assert "indexed image" in nb00.q2.evaluate(3, 5, namespace={}).message
+    assert nb00.q2.evaluate(15, ____, namespace={}).status == Outcome.NOT_ATTEMPTED
+
+
+def test_nb00_setup_check_without_model(capsys):
+    from cbr_edu.exercises.nb00_welcome import check_setup
+    rows = check_setup(load_model=False)
+    items = {r["item"]: r for r in rows}
+    assert items["Keras"]["status"] == "ok" and items["Python"]["status"] == "ok"
+    assert "cache folder" in items and "CPU cores" in items
+    assert "All set" in capsys.readouterr().out
 
 
 # ------------------------------------------------------------------ nb01
