@@ -157,15 +157,6 @@ def _normalization_of(embedder, default=(0.0, 1.0)):
     return default
 
 
-def _fast_transpose(a, block=8192):
-    """``a.T`` as a C-contiguous array, copied in blocks (much faster than a strided copy)."""
-    a = np.asarray(a)
-    out = np.empty((a.shape[1], a.shape[0]), a.dtype)
-    for i in range(0, a.shape[1], block):
-        out[i:i + block] = a[:, i:i + block].T
-    return out
-
-
 def _parts_from_classifier(clf):
     from .model import check_index
     from .similarity import l2_normalize
@@ -192,7 +183,7 @@ def _parts_from_keras(model):
         raise ValueError(f"model {model.name!r} is not a CbR model: it needs exactly one "
                          "RetrievalLayer and one AggregationLayer (see build_cbr_model)")
     retrieval, aggregation = retrieval[0], aggregation[0]
-    index = _fast_transpose(keras.ops.convert_to_numpy(retrieval.kernel))
+    index = np.ascontiguousarray(retrieval.index_embeddings, dtype=np.float32)  # (N, dim)
     class_ids = keras.ops.convert_to_numpy(aggregation.class_ids).astype(np.int32)
     names = aggregation.class_names or [str(i) for i in range(aggregation.num_classes)]
     stem, image_size = None, None

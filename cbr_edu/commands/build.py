@@ -1,0 +1,191 @@
+"""``python -m cbr_edu build``: album folders -> a ``.tflite`` classifier, no code.
+
+``ALBUMS_DIR`` holds one sub-folder per class (the folder name is the class
+name) with that class's photos inside::
+
+    albums/
+      cat/   1.jpg 2.jpg ...
+      dog/   a.png b.heic(skipped) ...
+
+Every photo is embedded (with a progress bar; embeddings are cached, so a
+second build is quick), the index becomes a CbR model and is exported with its
+labels (model metadata + ``labels.txt`` beside it). Unreadable files are
+skipped and listed with the reason. Nothing inside ``ALBUMS_DIR`` is written.
+
+Example
+-------
+    python -m cbr_edu build albums/ -o pets.tflite
+    python -m cbr_edu build albums/ -o pets_int8.tflite --int8 --aggregation topk_mean --k 3
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+from ..cli import UserError
+
+CHUNK = 16  # images embedded per step (the progress bar moves per step)
+
+
+def add_arguments(parser):
+    a = parser.add_argument
+    a("albums", metavar="ALBUMS_DIR", help="folder with one sub-folder of images per class")
+    a("-o", "--output", required=True, metavar="MODEL.tflite", help="the model file to write")
+    a("--embedder", default="efficientnet_lite0",
+      help="embedder spec (default: %(default)s, offline; 'pixels' for raw pixels)")
+    a("--int8", action="store_true",
+      help="store the retrieval weights as int8 (4x smaller, faster; scores change slightly)")
+    a("--aggregation", choices=("max", "mean", "topk_mean"), default="max",
+      help="how a class's example scores become its score (default: %(default)s)")
+    a("--k", type=int, default=3, help="examples averaged by topk_mean (default: %(default)s)")
+    a("--overwrite", action="store_true", help="replace MODEL.tflite if it exists")
+    a("--no-progress", action="store_true", help="no progress bar")
+
+
+def _rel(path, root):
+    try:
+        return str(Path(path).relative_to(root))
+    except ValueError:
+        return str(path)
+
+
+def _check_output(output: Path, albums: Path, overwrite: bool):
+    if output.suffix.lower() != ".tflite":
+        raise UserError(f"the output file should end in .tflite, got '{output}'")
+    if output.is_dir():
+        raise UserError(f"'{output}' is a folder; give a file name, e.g. '{output / 'model.tflite'}'")
+    if not output.parent.is_dir():
+        raise UserError(f"the output folder '{output.parent}' does not exist; create it first")
+    if output.exists() and not overwrite:
+        raise UserError(f"'{output}' exists; pass --overwrite to replace it, or choose another name")
+    try:
+        inside = os.path.realpath(output.parent).startswith(os.path.realpath(albums) + os.sep) \
+            or os.path.realpath(output.parent) == os.path.realpath(albums)
+    except OSError:
+        inside = False
+    if albums.is_dir() and inside:
+        raise UserError(f"'{output}' is inside the album folder '{albums}'; write the model "
+                        "somewhere else (the albums are only read, never written)")
+
+
+def _embed(embedder, album, show_progress):
+    """Embeddings of the album's files (cached); files that fail to decode are skipped."""
+    import numpy as np
+    from ..cache import EmbeddingCache
+    from ..images import ImageReadError, read_image
+    cache = EmbeddingCache()
+    read_options = {"max_side": album.max_side} if album.max_side else {}
+    paths = list(album.paths)
+    vectors, kept, late_skips, hits = [], [], [], 0
+    bar = None
+    if show_progress:
+        from tqdm.auto import tqdm
+        bar = tqdm(total=len(paths), desc=f"embedding ({embedder.spec})", unit="img",
+                   file=sys.stderr)
+    try:
+        for start in range(0, len(paths), CHUNK):
+            chunk = list(range(start, min(start + CHUNK, len(paths))))
+            try:
+                emb = cache.get_or_compute(embedder, [paths[i] for i in chunk],
+                                           batch_size=CHUNK, read_options=read_options)
+                vectors.append(emb)
+                kept.extend(chunk)
+                hits += cache.last_hits
+            except (ImageReadError, OSError):
+                good = []
+                for i in chunk:  # find the bad file(s), then embed the rest together
+                    try:
+                        read_image(paths[i], **read_options)
+                    except ImageReadError as error:
+                        late_skips.append((paths[i], error.reason))
+                        continue
+                    except OSError as error:
+                        late_skips.append((paths[i], f"cannot read ({error.strerror or error})"))
+                        continue
+                    good.append(i)
+                if good:
+                    vectors.append(cache.get_or_compute(
+                        embedder, [paths[i] for i in good], batch_size=CHUNK,
+                        read_options=read_options))
+                    kept.extend(good)
+                    hits += cache.last_hits
+            if bar is not None:
+                bar.update(len(chunk))
+    finally:
+        if bar is not None:
+            bar.close()
+    embeddings = np.concatenate(vectors) if vectors else np.zeros((0, 0), np.float32)
+    return embeddings, kept, late_skips, hits
+
+
+def run(args) -> int:
+    start = time.perf_counter()
+    albums = Path(args.albums)
+    output = Path(args.output)
+    if args.k < 1:
+        raise UserError(f"--k must be at least 1, got {args.k}")
+    _check_output(output, albums, args.overwrite)
+
+    from ..images import AlbumError, load_folder
+    try:
+        album = load_folder(albums, load_images=False)
+    except AlbumError as error:
+        raise UserError(str(error)) from None
+    skipped = list(album.skipped)
+
+    from ..embedders import load_embedder
+    try:
+        embedder = load_embedder(args.embedder)
+    except (ValueError, TypeError) as error:
+        raise UserError(f"embedder: {error}") from None
+    except Exception as error:  # noqa: BLE001 - offline, missing weights...
+        raise UserError(f"could not load the embedder {args.embedder!r}: {error}") from None
+
+    print(f"Reading albums from {albums} ({len(album)} images in {len(album.class_names)} "
+          f"classes), embedder {embedder.spec} ({embedder.dim}-d, "
+          f"{embedder.input_size[0]}x{embedder.input_size[1]})")
+    t_embed = time.perf_counter()
+    embeddings, kept, late_skips, hits = _embed(embedder, album, not args.no_progress)
+    t_embed = time.perf_counter() - t_embed
+    skipped += late_skips
+    labels = [album.labels[i] for i in kept]
+
+    # classes left without images once undecodable files are dropped
+    empty = [c for c in album.class_names if c not in set(labels)]
+    if skipped:
+        print(f"Skipped {len(skipped)} file(s):")
+        for path, why in skipped:
+            print(f"  {_rel(path, albums)}: {why}")
+    if empty:
+        raise UserError(f"class folder(s) without readable images: "
+                        f"{', '.join(repr(c) for c in empty)}; add images or remove the folder")
+    if len(set(labels)) < 2:
+        raise UserError("at least two classes with readable images are needed")
+
+    from collections import Counter
+    counts = Counter(labels)
+    print(f"Indexed {len(labels)} images in {len(counts)} classes "
+          f"({hits} embeddings from the cache, {len(labels) - hits} computed in {t_embed:.1f} s):")
+    width = max(len(c) for c in counts)
+    for name in sorted(counts):
+        print(f"  {name:<{width}}  {counts[name]}")
+
+    from ..export import _normalization_of, export_tflite
+    from ..model import build_cbr_model
+    model = build_cbr_model(embeddings, labels, embedder=embedder,
+                            aggregation=args.aggregation, k=args.k)
+    try:
+        result = export_tflite(model, output, quantize="int8" if args.int8 else None,
+                               overwrite=args.overwrite,
+                               normalization=_normalization_of(embedder))
+    except (FileExistsError, ValueError, OSError) as error:
+        raise UserError(str(error)) from None
+    print(f"Wrote {result.path} ({result.bytes / 1e6:.2f} MB: retrieval weights "
+          f"{result.retrieval_bytes / 1e6:.2f} MB {'int8' if args.int8 else 'float32'}, "
+          f"aggregation {args.aggregation}) and {result.labels_path}")
+    print(f"Done in {time.perf_counter() - start:.1f} s. Try it: python -m cbr_edu predict "
+          f"{result.path} IMAGE...")
+    return 0
