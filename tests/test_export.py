@@ -1,0 +1,192 @@
+"""export_tflite: float equality with Keras, int8 agreement, metadata, atomic writes, op count."""
+
+import importlib.util
+import os
+import time
+import zipfile
+
+import numpy as np
+import pytest
+
+from cbr_edu import CbRClassifier
+from cbr_edu.export import (LiteRTClassifier, count_ops, export_tflite, quantize_rows,
+                            read_labels, read_metadata, run_tflite)
+from cbr_edu.model import build_cbr_model, class_names
+
+
+def _data(n=60, d=16, classes="abcdefg", seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, d)).astype(np.float32)
+    y = np.array(list(classes))[rng.integers(0, len(classes), n)]
+    y[:2] = "solo"  # a class with fewer than k examples
+    y[5] = "one"
+    return X, y, rng.normal(size=(11, d)).astype(np.float32)
+
+
+@pytest.mark.parametrize("aggregation", ["max", "mean", "topk_mean"])
+def test_float_export_equals_keras(tmp_path, aggregation):
+    X, y, Q = _data()
+    clf = CbRClassifier(aggregation=aggregation, k=3).fit(X, y)
+    result = export_tflite(clf, tmp_path / "m.tflite")
+    ref = clf.decision_function(Q)
+    got = run_tflite(result.path, Q)
+    assert got.shape == ref.shape == (len(Q), len(clf.classes_))
+    np.testing.assert_allclose(got, ref, atol=1e-5)
+    # one query at a time (the default batch of 1) gives the same
+    np.testing.assert_allclose(run_tflite(result.path, Q[:1]), ref[:1], atol=1e-5)
+    # the keras model route gives the same file contents' behaviour and labels
+    model = clf.to_keras()
+    result2 = export_tflite(model, tmp_path / "k.tflite")
+    np.testing.assert_allclose(run_tflite(result2.path, Q), model.predict(Q, verbose=0),
+                               atol=1e-5)
+    assert read_labels(result2.path) == class_names(model) == clf.classes_.tolist()
+
+
+def test_int8_is_smaller_and_agrees(tmp_path):
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(2000, 64)).astype(np.float32)
+    y = np.arange(2000) % 500
+    queries = X[rng.integers(0, 2000, 400)] + 0.3 * rng.normal(size=(400, 64)).astype(np.float32)
+    clf = CbRClassifier().fit(X, y)
+    f = export_tflite(clf, tmp_path / "f.tflite")
+    q = export_tflite(clf, tmp_path / "q.tflite", quantize="int8")
+    assert q.retrieval_bytes < f.retrieval_bytes / 3.5
+    assert q.bytes < f.bytes / 3
+    sf, sq = run_tflite(f.path, queries), run_tflite(q.path, queries)
+    assert (sf.argmax(1) == sq.argmax(1)).mean() >= 0.99
+    assert np.abs(sf - sq).max() < 0.02
+    assert count_ops(q.path) == count_ops(f.path)
+
+
+def test_quantize_rows_beats_one_global_scale():
+    rng = np.random.default_rng(2)
+    w = rng.normal(size=(500, 256)).astype(np.float32)
+    w /= np.linalg.norm(w, axis=1, keepdims=True)
+    q, s = quantize_rows(w)
+    per_row = np.abs(q * s[:, None] - w)
+    global_ = np.abs(np.clip(np.rint(w * 128), -128, 127) / 128 - w)
+    assert per_row.max() <= s.max() / 2 + 1e-7
+    assert per_row.max() < global_.max() / 3      # the original scale 1/128 for every row
+    assert per_row.mean() < global_.mean() / 4
+
+
+def _mp_schema():
+    spec = importlib.util.find_spec("mediapipe")
+    if spec is None or not spec.submodule_search_locations:
+        pytest.skip("mediapipe is not installed (its schema code is the independent reader)")
+    path = os.path.join(spec.submodule_search_locations[0],
+                        "tasks", "metadata", "metadata_schema_py_generated.py")
+    if not os.path.exists(path):
+        pytest.skip("mediapipe does not ship metadata_schema_py_generated.py")
+    mod_spec = importlib.util.spec_from_file_location("_mp_metadata_schema", path)
+    module = importlib.util.module_from_spec(mod_spec)
+    mod_spec.loader.exec_module(module)
+    return module
+
+
+def test_metadata_round_trip(tmp_path):
+    from cbr_edu.embedders import load_embedder
+    emb = load_embedder("pixels:8:rgb")
+    rng = np.random.default_rng(3)
+    images = rng.integers(0, 256, (6, 8, 8, 3)).astype(np.uint8)
+    names = ["chat noir", "ünïcode 猫", "dog"]
+    clf = CbRClassifier(embedder=emb).fit(images, [names[i % 3] for i in range(6)])
+    path = tmp_path / "m.tflite"
+    export_tflite(clf, path, normalization=(127.5, 127.5))
+    # our reader
+    meta = read_metadata(path)
+    assert meta["labels"] == sorted(names) == read_labels(path)
+    assert meta["input"]["image_size"] == (8, 8)
+    assert meta["input"]["normalization"] == {"mean": [127.5], "std": [127.5]}
+    assert meta["min_parser_version"] == "1.0.0"
+    assert (tmp_path / "labels.txt").read_text("utf-8").splitlines() == sorted(names)
+    # the label file is zipped onto the model
+    with zipfile.ZipFile(path) as zf:
+        assert zf.read("labels.txt").decode("utf-8").splitlines() == sorted(names)
+    # an independent reader: MediaPipe's generated schema code
+    schema = _mp_schema()
+    from ai_edge_litert import schema_py_generated as tfl
+    model = tfl.Model.GetRootAsModel(path.read_bytes(), 0)
+    entries = {model.Metadata(i).Name().decode(): model.Metadata(i).Buffer()
+               for i in range(model.MetadataLength())}
+    buf = model.Buffers(entries["TFLITE_METADATA"]).DataAsNumpy().tobytes()
+    assert schema.ModelMetadata.ModelMetadataBufferHasIdentifier(buf, 0)
+    mm = schema.ModelMetadataT.InitFromObj(schema.ModelMetadata.GetRootAsModelMetadata(buf, 0))
+    tin = mm.subgraphMetadata[0].inputTensorMetadata[0]
+    tout = mm.subgraphMetadata[0].outputTensorMetadata[0]
+    assert tin.content.contentPropertiesType == schema.ContentProperties.ImageProperties
+    assert tin.content.contentProperties.colorSpace == schema.ColorSpaceType.RGB
+    assert tin.processUnits[0].optionsType == schema.ProcessUnitOptions.NormalizationOptions
+    assert list(tin.processUnits[0].options.mean) == [127.5]
+    assert list(tin.processUnits[0].options.std) == [127.5]
+    assert tout.associatedFiles[0].name == b"labels.txt"
+    assert tout.associatedFiles[0].type == schema.AssociatedFileType.TENSOR_AXIS_LABELS
+    # the input tensor is uint8 (1, H, W, 3)
+    clf_rt = LiteRTClassifier(path)
+    assert clf_rt.input_kind == "image" and tuple(clf_rt.input_size) == (8, 8)
+    assert clf_rt.predict(images[:1], top=1)[0][0][0] == clf.predict(images[:1])[0]
+
+
+def test_atomic_write_and_no_overwrite(tmp_path):
+    X, y, _ = _data()
+    clf = CbRClassifier().fit(X, y)
+    path = tmp_path / "m.tflite"
+    path.write_bytes(b"user's file")
+    with pytest.raises(FileExistsError, match="overwrite"):
+        export_tflite(clf, path)
+    assert path.read_bytes() == b"user's file"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.tflite"]  # no temp file left
+    export_tflite(clf, path, overwrite=True)
+    assert read_labels(path) == clf.classes_.tolist()
+    # a different label file beside it is not replaced silently...
+    other = CbRClassifier().fit(X, np.where(y == "a", "zzz", y))
+    with pytest.raises(FileExistsError, match="labels"):
+        export_tflite(other, tmp_path / "other.tflite")
+    assert not (tmp_path / "other.tflite").exists()
+    # ...but a second export of the same classes (float + int8) shares it
+    export_tflite(clf, tmp_path / "m_int8.tflite", quantize="int8")
+    export_tflite(other, tmp_path / "other.tflite", labels_path="other_labels.txt")
+    assert "zzz" in (tmp_path / "other_labels.txt").read_text()
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_bad_arguments(tmp_path):
+    X, y, _ = _data()
+    clf = CbRClassifier().fit(X, y)
+    with pytest.raises(ValueError, match="quantize"):
+        export_tflite(clf, tmp_path / "m.tflite", quantize="int4")
+    with pytest.raises(ValueError, match="tflite"):
+        export_tflite(clf, tmp_path / "m.onnx")
+    with pytest.raises(ValueError, match="not fitted"):
+        export_tflite(CbRClassifier(), tmp_path / "m.tflite")
+    with pytest.raises(ValueError, match="line break"):
+        export_tflite(CbRClassifier().fit(X[:2], ["a\nb", "c"]), tmp_path / "m.tflite")
+
+
+@pytest.mark.parametrize("aggregation", ["max", "mean", "topk_mean"])
+def test_op_count_does_not_depend_on_classes(tmp_path, aggregation):
+    rng = np.random.default_rng(4)
+    counts = {}
+    for c in (3, 300):
+        n = 1200
+        X = rng.normal(size=(n, 8)).astype(np.float32)
+        y = np.arange(n) % c
+        clf = CbRClassifier(aggregation=aggregation, k=3).fit(X, y)
+        result = export_tflite(clf, tmp_path / f"{c}.tflite", labels_path=None)
+        counts[c] = count_ops(result.path)
+    assert counts[3] == counts[300]
+    assert counts[3]["FULLY_CONNECTED"] == 1
+
+
+def test_large_index_exports_in_seconds(tmp_path):
+    rng = np.random.default_rng(5)
+    n, d, c = 100_000, 256, 50_000
+    X = rng.standard_normal((n, d), dtype=np.float32)
+    clf = CbRClassifier().fit(X, np.arange(n) % c)
+    start = time.perf_counter()
+    result = export_tflite(clf, tmp_path / "big.tflite", quantize="int8")
+    assert time.perf_counter() - start < 30
+    assert result.num_classes == c and result.bytes < n * d * 1.2 + 2e6
+    scores = run_tflite(result.path, X[:3])
+    assert scores.shape == (3, c)
+    np.testing.assert_array_equal(scores.argmax(1), np.arange(3) % c)
