@@ -355,3 +355,25 @@ def test_corrupt_model_files(tmp_path):
     bad.write_bytes(b"not a zip")
     with pytest.raises(ValueError, match="bad.keras"):
         load_embedder(str(bad))
+
+
+def test_saved_model_layer_serialisation(saved_model_dir, tmp_path):
+    d, module = saved_model_dir
+    emb = load_embedder(str(d), input_size=(16, 16))
+    inp = keras.Input((16, 16, 3))
+    model = keras.Model(inp, emb.as_layer()(inp))
+    model.save(tmp_path / "m.keras")
+    with pytest.raises(ValueError, match="safe_mode"):  # a SavedModel is a program
+        keras.saving.load_model(tmp_path / "m.keras")
+    again = keras.saving.load_model(tmp_path / "m.keras", safe_mode=False)
+    x = _images(2, size=(16, 16)).astype(np.float32)
+    np.testing.assert_allclose(again.predict(x, verbose=0), emb.embed(x), atol=1e-5)
+
+
+def test_pixels_layer_survives_safe_load(tmp_path):
+    emb = load_embedder("pixels:8")
+    inp = keras.Input((8, 8, 3))
+    keras.Model(inp, emb.as_layer()(inp)).save(tmp_path / "p.keras")
+    again = keras.saving.load_model(tmp_path / "p.keras", safe_mode=True)
+    x = _images(2, size=(8, 8)).astype(np.float32)
+    np.testing.assert_allclose(again.predict(x, verbose=0), emb.embed(x), atol=1e-6)

@@ -195,3 +195,12 @@ def test_parity_with_torch(emb, photos):
     diff = float(np.abs(got - ref).max())
     print(f"max |keras - torch| logits = {diff:.2e}")
     assert diff < 1e-4
+
+
+def test_layer_survives_keras_save_and_safe_load(emb, photos, tmp_path):
+    inp = keras.Input((224, 224, 3))
+    model = keras.Model(inp, emb.as_layer()(inp))
+    model.save(tmp_path / "lite0_base.keras")
+    again = keras.saving.load_model(tmp_path / "lite0_base.keras", safe_mode=True)
+    x = emb._prepare([photos["chelsea"]], 0, 1)
+    np.testing.assert_allclose(again.predict(x, verbose=0), emb.embed(x), atol=1e-4)

@@ -30,6 +30,8 @@ import tempfile
 from pathlib import Path
 from urllib.parse import urlparse
 
+import keras
+
 from . import base
 from .base import Embedder, OfflineError
 
@@ -40,66 +42,54 @@ SCALES = {"0-1": (1 / 255.0, 0.0), "-1-1": (1 / 127.5, -1.0), "0-255": (1.0, 0.0
 VERSION = 1
 
 
-def _saved_model_layer_class():
-    import keras
+@keras.saving.register_keras_serializable(package="cbr_edu")
+class SavedModelLayer(keras.layers.TFSMLayer):
+    """A ``keras.layers.TFSMLayer`` whose endpoint may also be ``__call__`` or a
+    keyword-only signature, returning one tensor (``output_key`` picks one of several
+    outputs). Like TFSMLayer it only deserialises with ``safe_mode=False``: a SavedModel
+    is a program.
+    """
 
-    @keras.saving.register_keras_serializable(package="cbr_edu")
-    class SavedModelLayer(keras.layers.TFSMLayer):
-        """A TFSMLayer whose endpoint may also be ``__call__`` or a keyword-only signature,
-        returning a single tensor (``output_key`` picks one of several outputs)."""
+    def __init__(self, filepath, call_endpoint=None, output_key=None, **kwargs):
+        filepath = os.fspath(filepath)
+        if call_endpoint is None:
+            call_endpoint = _default_endpoint(filepath)
+        super().__init__(filepath, call_endpoint=call_endpoint, **kwargs)
+        self.output_key = output_key
+        sig = getattr(self.call_endpoint_fn, "structured_input_signature", None)
+        self._input_name = None
+        if sig is not None and not sig[0] and len(sig[1]) == 1:
+            self._input_name = next(iter(sig[1]))  # keyword-only signature
 
-        def __init__(self, filepath, call_endpoint=None, output_key=None, **kwargs):
-            import tensorflow as tf
-            filepath = os.fspath(filepath)
-            if call_endpoint is None:
-                loaded = tf.saved_model.load(filepath)
-                sigs = getattr(loaded, "signatures", {})
-                if hasattr(loaded, "__call__") and callable(loaded):
-                    call_endpoint = "__call__"
-                elif "serving_default" in sigs:
-                    call_endpoint = "serving_default"
-                elif len(sigs) == 1:
-                    call_endpoint = next(iter(sigs))
-                else:
-                    raise ValueError(f"{filepath}: cannot tell which function computes the "
-                                     f"embedding (signatures: {list(sigs)}); pass "
-                                     "call_endpoint=...")
-                del loaded
-            super().__init__(filepath, call_endpoint=call_endpoint, **kwargs)
-            self.output_key = output_key
-            fn = self.call_endpoint_fn
-            self._input_name = None
-            sig = getattr(fn, "structured_input_signature", None)
-            if sig is not None and not sig[0] and len(sig[1]) == 1:
-                self._input_name = next(iter(sig[1]))  # keyword-only signature
+    def call(self, inputs, training=False):
+        fn = self.call_endpoint_fn
+        out = fn(**{self._input_name: inputs}) if self._input_name else fn(inputs)
+        if isinstance(out, dict):
+            if self.output_key is not None:
+                return out[self.output_key]
+            if len(out) != 1:
+                raise ValueError(f"{self.filepath}: the model has outputs {sorted(out)}; "
+                                 "pass output_key=... to choose the embedding")
+            return next(iter(out.values()))
+        return out
 
-        def call(self, inputs, training=False):
-            fn = self.call_endpoint_fn
-            out = fn(**{self._input_name: inputs}) if self._input_name else fn(inputs)
-            if isinstance(out, dict):
-                if self.output_key is not None:
-                    return out[self.output_key]
-                if len(out) != 1:
-                    raise ValueError(f"{self.filepath}: the model has outputs {sorted(out)}; "
-                                     "pass output_key=... to choose the embedding")
-                return next(iter(out.values()))
-            return out
-
-        def get_config(self):
-            return {**super().get_config(), "output_key": self.output_key}
-
-    return SavedModelLayer
+    def get_config(self):
+        return {**super().get_config(), "output_key": self.output_key}
 
 
-_LAYER_CLASS = None
-
-
-def SavedModelLayer(*args, **kwargs):  # noqa: N802 - a class factory (keras imported lazily)
-    """Create a :class:`SavedModelLayer` (see :func:`_saved_model_layer_class`)."""
-    global _LAYER_CLASS
-    if _LAYER_CLASS is None:
-        _LAYER_CLASS = _saved_model_layer_class()
-    return _LAYER_CLASS(*args, **kwargs)
+def _default_endpoint(filepath):
+    """``__call__`` if the SavedModel is callable, else its (only / default) signature."""
+    import tensorflow as tf
+    loaded = tf.saved_model.load(filepath)
+    sigs = getattr(loaded, "signatures", {})
+    if callable(loaded):
+        return "__call__"
+    if "serving_default" in sigs:
+        return "serving_default"
+    if len(sigs) == 1:
+        return next(iter(sigs))
+    raise ValueError(f"{filepath}: cannot tell which function computes the embedding "
+                     f"(signatures: {list(sigs)}); pass call_endpoint=...")
 
 
 def _hub_cached_dir(handle):
