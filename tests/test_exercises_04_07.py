@@ -219,15 +219,15 @@ def test_nb05_reference_quantize_error_bound():
 
 # ------------------------------------------------------------------ 06 compare
 
-def test_nb06_q1_rejects_std_std_over_n_and_no_196():
-    assert_wrong(nb06.q1, lambda a: (np.mean(a), 1.96 * np.std(a, ddof=1)), "√n")
-    assert_wrong(nb06.q1, lambda a: (np.mean(a), 1.96 * np.std(a) / len(a)), "divided by n")
-    assert_wrong(nb06.q1, lambda a: (np.mean(a), np.std(a, ddof=1) / np.sqrt(len(a))), "1.96")
-    assert_wrong(nb06.q1, lambda a: (np.median(a), 1.96 * np.std(a) / np.sqrt(len(a))),
+def test_nb06_q4_ci_rejects_std_std_over_n_and_no_196():
+    assert_wrong(nb06.q4, lambda a: (np.mean(a), 1.96 * np.std(a, ddof=1)), "√n")
+    assert_wrong(nb06.q4, lambda a: (np.mean(a), 1.96 * np.std(a) / len(a)), "divided by n")
+    assert_wrong(nb06.q4, lambda a: (np.mean(a), np.std(a, ddof=1) / np.sqrt(len(a))), "1.96")
+    assert_wrong(nb06.q4, lambda a: (np.median(a), 1.96 * np.std(a) / np.sqrt(len(a))),
                  "mean")
-    assert_wrong(nb06.q1, lambda a: np.mean(a), "two numbers")
+    assert_wrong(nb06.q4, lambda a: np.mean(a), "two numbers")
     # ddof=0 and the t quantile are accepted
-    assert_correct(nb06.q1, lambda a: (np.mean(a), 1.96 * np.std(a) / np.sqrt(len(a))))
+    assert_correct(nb06.q4, lambda a: (np.mean(a), 1.96 * np.std(a) / np.sqrt(len(a))))
 
 
 def test_nb06_reference_ci_matches_formula():
@@ -252,29 +252,29 @@ def _episode(overlap=False, fixed_classes=False, unseeded=False, per_class_k=Tru
     return sample_episode
 
 
-def test_nb06_q2_episode_checks():
-    assert_correct(nb06.q2, _episode())
-    assert_wrong(nb06.q2, _episode(overlap=True), "overlap")
-    assert_wrong(nb06.q2, _episode(fixed_classes=True), "at random")
-    assert_wrong(nb06.q2, _episode(unseeded=True), "same seed")
-    assert_wrong(nb06.q2, _episode(per_class_k=False), "support set")
+def test_nb06_q1_episode_checks():
+    assert_correct(nb06.q1, _episode())
+    assert_wrong(nb06.q1, _episode(overlap=True), "overlap")
+    assert_wrong(nb06.q1, _episode(fixed_classes=True), "at random")
+    assert_wrong(nb06.q1, _episode(unseeded=True), "same seed")
+    assert_wrong(nb06.q1, _episode(per_class_k=False), "support set")
 
 
-def test_nb06_q3_rejects_wrong_order_and_missing_steps():
+def test_nb06_q2_cl2n_rejects_wrong_order_and_missing_steps():
     def unit(x):
         return x / np.linalg.norm(x, axis=-1, keepdims=True)
-    assert_wrong(nb06.q3, lambda x, m: unit(x) - m, "normalised first")
-    assert_wrong(nb06.q3, lambda x, m: unit(x), "did not subtract")
-    assert_wrong(nb06.q3, lambda x, m: x - m, "did not normalise")
-    assert_wrong(nb06.q3, lambda x, m: (x - m) / np.linalg.norm(x - m), "each row")
+    assert_wrong(nb06.q2, lambda x, m: unit(x) - m, "normalised first")
+    assert_wrong(nb06.q2, lambda x, m: unit(x), "did not subtract")
+    assert_wrong(nb06.q2, lambda x, m: x - m, "did not normalise")
+    assert_wrong(nb06.q2, lambda x, m: (x - m) / np.linalg.norm(x - m), "each row")
 
 
-def test_nb06_q4_rejects_one_nn_and_indices():
-    assert_wrong(nb06.q4, nb06._one_nn, "1-nn")
+def test_nb06_q3_rejects_one_nn_and_indices():
+    assert_wrong(nb06.q3, nb06._one_nn, "1-nn")
 
     def indices(support, labels, queries):
         return np.zeros(len(queries), dtype=int)
-    assert_wrong(nb06.q4, indices, "labels")
+    assert_wrong(nb06.q3, indices, "labels")
 
 
 def test_nb06_q5_rejects_strict_inequality_and_inversion():

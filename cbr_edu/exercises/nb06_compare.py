@@ -1,8 +1,8 @@
 """Exercises for notebook 06, *compare*.
 
-``q1`` mean accuracy ± 95 % confidence interval over episodes, ``q2`` sample a
-seeded N-way K-shot episode, ``q3`` SimpleShot's CL2N feature transform,
-``q4`` the nearest-prototype classifier, ``q5`` open-set rejection.
+``q1`` sample a seeded N-way K-shot episode, ``q2`` SimpleShot's CL2N feature
+transform, ``q3`` the nearest-prototype classifier, ``q4`` mean accuracy ± 95 %
+confidence interval over episodes, ``q5`` open-set rejection.
 
 >>> import numpy as np
 >>> from cbr_edu.exercises.nb06_compare import reference_mean_ci
@@ -356,8 +356,8 @@ def predict_or_reject(scores, threshold):
                     "threshold, otherwise the column of the best score.")
 
 
-q1 = MeanCI()
-q2 = SampleEpisode()
-q3 = CL2N()
-q4 = Prototypes()
+q1 = SampleEpisode()
+q2 = CL2N()
+q3 = Prototypes()
+q4 = MeanCI()
 q5 = Reject()
