@@ -54,8 +54,10 @@ def main():
     print(f"N={n:,} D={d} C={c:,} float32 | Python {platform.python_version()}, "
           f"TensorFlow {tf.__version__}, Keras {keras.__version__}, {os.cpu_count()} CPUs")
     for pool in threadpool_info():
-        print(f"numpy BLAS: {pool['internal_api']} {pool['version']} kernel={pool['architecture']} "
-              f"threads={pool['num_threads']}")
+        owner = "numpy" if "numpy" in pool.get("filepath", "") else os.path.basename(
+            os.path.dirname(pool.get("filepath", "?")))
+        print(f"thread pool ({owner}): {pool.get('internal_api')} {pool.get('version')} "
+              f"kernel={pool.get('architecture', 'n/a')} threads={pool.get('num_threads')}")
     for var in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):
         if var in os.environ:
             print(f"warning: {var}={os.environ[var]} is set and slows the numpy reference")
