@@ -23,6 +23,7 @@ it is the identity when the images already have ``input_size``, which is what
 
 Example
 -------
+>>> import numpy as np
 >>> from cbr_edu.embedders import load_embedder
 >>> emb = load_embedder("pixels:8")
 >>> emb.embed(np.zeros((2, 32, 32, 3), np.uint8)).shape
@@ -52,12 +53,10 @@ class OfflineError(RuntimeError):
 
 
 def cache_dir(*parts) -> Path:
-    """cbr-edu's cache directory (``$CBR_EDU_CACHE_DIR`` or the user cache dir)."""
-    root = os.environ.get("CBR_EDU_CACHE_DIR")
-    if not root:
-        import platformdirs
-        root = platformdirs.user_cache_dir("cbr-edu")
-    path = Path(root, *parts)
+    """A folder under cbr-edu's cache (``$CBR_EDU_CACHE_DIR`` or the user cache dir),
+    created if needed."""
+    from cbr_edu.cache import cache_root
+    path = cache_root().joinpath(*parts)
     path.mkdir(parents=True, exist_ok=True)
     return path
 

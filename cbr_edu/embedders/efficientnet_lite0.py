@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import zipfile
 
 import numpy as np
 

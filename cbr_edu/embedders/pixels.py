@@ -9,10 +9,12 @@ Grayscale uses the ITU-R 601 luma weights (0.2989 R + 0.5870 G + 0.1140 B).
 
 Example
 -------
+>>> import numpy as np
 >>> from cbr_edu.embedders import load_embedder
 >>> emb = load_embedder("pixels:8")
->>> emb.embed(np.full((1, 16, 16, 3), 255, np.uint8)).round(3).max()
-1.0
+>>> x = emb.embed(np.full((1, 16, 16, 3), 255, np.uint8))   # white -> 1.0 everywhere
+>>> x.shape, float(x.max().round(3))
+((1, 64), 1.0)
 """
 
 from __future__ import annotations
