@@ -286,3 +286,119 @@ def test_nb06_q5_rejects_strict_inequality_and_inversion():
         return np.where(scores.max(axis=1) >= t, -1, scores.argmax(axis=1))
     assert_wrong(nb06.q5, inverted, "other way round")
     assert_wrong(nb06.q5, lambda s, t: s.argmax(axis=1), "nothing was rejected")
+
+
+# ------------------------------------------------------------------ 07 hackathon checklist
+
+from cbr_edu.exercises import nb07_hackathon as nb07  # noqa: E402
+
+
+def _hackathon_namespace(tmp_path, n_classes=3, per_class=4, seed=0):
+    """A tiny team notebook filled in with the step solutions (raw-pixel embedder)."""
+    from PIL import Image
+    rng = np.random.default_rng(seed)
+    album = tmp_path / "albums"
+    for c in range(n_classes):
+        (album / f"class_{c}").mkdir(parents=True)
+        base = rng.integers(0, 255, size=(3,))
+        for j in range(per_class):
+            img = np.clip(base + rng.normal(0, 40, size=(24, 24, 3)), 0, 255).astype(np.uint8)
+            Image.fromarray(img).save(album / f"class_{c}" / f"{j}.png")
+    out = tmp_path / "models"
+    out.mkdir()
+    ns = {"np": np, "DEMO_ALBUM_DIR": album, "EMBEDDER": "pixels:8:rgb", "OUT": out}
+    exec(nb07.q1.solution_code, ns)  # noqa: S102
+    from cbr_edu.images import load_folder
+    a = load_folder(ns["ALBUM_DIR"])
+    labels = np.array(a.labels)
+    test = np.zeros(len(labels), bool)
+    test[[np.flatnonzero(labels == c)[0] for c in a.class_names]] = True
+    ns.update(INDEX_IMAGES=[im for im, t in zip(a.images, test) if not t],
+              INDEX_LABELS=labels[~test],
+              TEST_IMAGES=[im for im, t in zip(a.images, test) if t], TEST_LABELS=labels[test])
+    return ns
+
+
+def test_nb07_blank_notebook_scores_zero_without_crashing():
+    result = nb07.checklist.evaluate(namespace={})
+    assert result.status == "not attempted" and "0 / 100" in result.message
+    blanks = {k: ____ for k in ("ALBUM_DIR", "CLASSIFIER", "HELD_OUT_ACCURACY", "TFLITE_PATH")}
+    assert nb07.checklist.evaluate(namespace=blanks).status == "not attempted"
+    for q in (nb07.q1, nb07.q2, nb07.q3, nb07.q4):
+        assert q.evaluate(namespace=blanks).status == "not attempted"
+
+
+@pytest.fixture(scope="module")
+def solved(tmp_path_factory):
+    ns = _hackathon_namespace(tmp_path_factory.mktemp("hackathon"))
+    for q in (nb07.q2, nb07.q3, nb07.q4):
+        exec(q.solution_code, ns)  # noqa: S102
+    return ns
+
+
+def test_nb07_solutions_score_100(solved):
+    for q in (nb07.q1, nb07.q2, nb07.q3, nb07.q4):
+        result = q.evaluate(namespace=solved)
+        assert result.correct, (q, result)
+    result = nb07.checklist.evaluate(namespace=solved)
+    assert result.correct and "100 / 100" in result.message, result
+
+
+def test_nb07_partial_work_gets_partial_score(solved):
+    ns = {k: solved[k] for k in ("CLASSIFIER", "TEST_IMAGES", "TEST_LABELS")}
+    result = nb07.checklist.evaluate(namespace=ns)
+    assert result.status == "incorrect"
+    assert "Score: 40 / 100" in result.message and "set HELD_OUT_ACCURACY" in result.message
+    assert "set TFLITE_PATH" in result.message
+
+
+def test_nb07_wrong_accuracy_is_caught(solved):
+    ns = {**solved, "HELD_OUT_ACCURACY": 0.123}
+    result = nb07.q3.evaluate(namespace=ns)
+    assert result.status == "incorrect" and "0.123" in result.message
+    assert "Score: 80 / 100" in nb07.checklist.evaluate(namespace=ns).message
+
+
+def test_nb07_test_photos_in_the_index_are_caught(solved):
+    import cbr_edu
+    leaky = cbr_edu.CbRClassifier(embedder=solved["EMBEDDER"]).fit(
+        solved["INDEX_IMAGES"] + solved["TEST_IMAGES"],
+        np.concatenate([solved["INDEX_LABELS"], solved["TEST_LABELS"]]))
+    ns = {**solved, "CLASSIFIER": leaky, "HELD_OUT_ACCURACY": 1.0}
+    result = nb07.q2.evaluate(namespace=ns)
+    assert result.status == "incorrect" and "also in the index" in result.message
+
+
+def test_nb07_export_of_another_model_is_caught(solved, tmp_path):
+    import cbr_edu
+    from cbr_edu.export import export_tflite
+    other = cbr_edu.CbRClassifier(embedder=solved["EMBEDDER"]).fit(
+        solved["INDEX_IMAGES"][:4], ["x", "x", "y", "y"])
+    path = export_tflite(other, tmp_path / "other.tflite").path
+    ns = {**solved, "TFLITE_PATH": path}
+    result = nb07.q4.evaluate(namespace=ns)
+    assert result.status == "incorrect"
+    message = nb07.checklist.evaluate(namespace=ns).message
+    assert "export *this* classifier" in message and "labels" in message
+
+
+def test_nb07_missing_file_and_missing_labels(solved, tmp_path):
+    result = nb07.q4.evaluate(namespace={**solved, "TFLITE_PATH": tmp_path / "nope.tflite"})
+    assert result.status == "incorrect" and "no file" in result.message
+    content, _ = nb05._tiny_tflite()
+    bare = tmp_path / "bare.tflite"
+    bare.write_bytes(content)
+    items, _ = nb07.scorecard({**solved, "TFLITE_PATH": bare})
+    assert not items[6].passed and "no labels" in items[6].note
+
+
+def test_nb07_album_step_rejects_small_albums(tmp_path):
+    from PIL import Image
+    for c in ("a", "b"):
+        (tmp_path / c).mkdir()
+        for j in range(3):
+            Image.fromarray(np.full((8, 8, 3), j * 40, np.uint8)).save(tmp_path / c / f"{j}.png")
+    result = nb07.q1.evaluate(tmp_path, namespace={})
+    assert result.status == "incorrect" and "at least 3" in result.message
+    result = nb07.q1.evaluate(tmp_path / "missing", namespace={})
+    assert result.status == "incorrect" and "does not exist" in result.message

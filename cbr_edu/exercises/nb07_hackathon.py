@@ -1,0 +1,407 @@
+"""Notebook 07, *hackathon starter*: four steps and a scored checklist.
+
+The team fills in four cells — ``ALBUM_DIR`` (``q1``), ``CLASSIFIER`` (``q2``),
+``HELD_OUT_ACCURACY`` (``q3``) and ``TFLITE_PATH`` (``q4``) — and ``checklist``
+scores the result by *behaviour*:
+
+==============================================================  ======
+item                                                            points
+==============================================================  ======
+a fitted classifier with at least 3 classes                         20
+every class has at least 2 indexed examples                         10
+held-out accuracy measured (and it is what the classifier scores)   20
+the test images are really held out (none is in the index)          10
+a ``.tflite`` file exists and runs with LiteRT                      15
+LiteRT agrees with the classifier on the test images (≥ 90 %)       15
+the labels travel with the model (readable from the ``.tflite``)    10
+==============================================================  ======
+
+Nothing defined yet → "not attempted" (score 0), never a crash. Other names the
+notebook sets up and the checks read: ``TEST_IMAGES`` and ``TEST_LABELS``.
+
+>>> from cbr_edu.exercises.nb07_hackathon import checklist
+>>> checklist.evaluate(namespace={}).status
+'not attempted'
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ._core import NotAttempted, Question, Wrong, is_blank
+
+__all__ = ["q1", "q2", "q3", "q4", "checklist", "scorecard", "MIN_CLASSES",
+           "MIN_EXAMPLES_PER_CLASS", "AGREEMENT"]
+
+MIN_CLASSES = 3
+MIN_EXAMPLES_PER_CLASS = 2
+AGREEMENT = 0.9
+
+
+@dataclass
+class Item:
+    """One checklist line."""
+
+    name: str
+    points: int
+    passed: bool = False
+    note: str = ""
+
+
+def _get(namespace, name):
+    value = namespace.get(name)
+    return None if value is None or is_blank(value) else value
+
+
+def _is_fitted_classifier(clf):
+    return all(hasattr(clf, a) for a in ("predict", "classes_", "index_labels_",
+                                          "index_embeddings_"))
+
+
+def _embed_queries(clf, images):
+    """Embeddings of ``images`` with the classifier's own embedder (or as given)."""
+    embedder = getattr(clf, "embedder_", None)
+    if embedder is None:
+        return np.asarray(images, dtype=np.float32)
+    from ..cache import EmbeddingCache
+    try:
+        return EmbeddingCache().get_or_compute(embedder, list(images))
+    except TypeError:  # an embedder without an id cannot be cached
+        return np.asarray(embedder.embed(list(images)), np.float32)
+
+
+def _unit(x):
+    x = np.asarray(x, np.float64)
+    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+
+
+def run_tflite(path, images):
+    """Class scores of ``images`` from a ``.tflite`` CbR model, run with LiteRT.
+
+    Uses ``cbr_edu.export``'s runner when it has one, else a plain
+    ``ai_edge_litert`` interpreter (one image at a time, resized to the input size,
+    quantised inputs handled).
+    """
+    try:
+        from .. import export
+        runner = getattr(export, "run_tflite", None)
+    except ImportError:
+        runner = None
+    if runner is not None:
+        return np.asarray(runner(path, images), np.float32)
+    from ai_edge_litert.interpreter import Interpreter
+    interpreter = Interpreter(model_path=str(path))
+    interpreter.allocate_tensors()
+    inp, out = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
+    rows = []
+    for img in images:
+        x = np.asarray(img, np.float32)
+        shape = tuple(inp["shape"][1:])
+        if x.ndim == 3 and x.shape != shape and len(shape) == 3:
+            import keras
+            x = np.asarray(keras.ops.image.resize(x, shape[:2], antialias=True))
+        x = x[None]
+        scale, zero = inp.get("quantization", (0.0, 0))
+        if inp["dtype"] != np.float32 and scale:
+            info = np.iinfo(inp["dtype"])
+            x = np.clip(np.round(x / scale + zero), info.min, info.max)
+        interpreter.set_tensor(inp["index"], x.astype(inp["dtype"]))
+        interpreter.invoke()
+        y = interpreter.get_tensor(out["index"])[0].astype(np.float32)
+        scale, zero = out.get("quantization", (0.0, 0))
+        if out["dtype"] != np.float32 and scale:
+            y = (y - zero) * scale
+        rows.append(y)
+    return np.stack(rows)
+
+
+def read_labels(path):
+    """The class labels stored with a ``.tflite`` model, or None.
+
+    Uses ``cbr_edu.export``'s reader when it has one, else looks for a
+    ``labels.txt``-style file packed into the model (a zip appended to the
+    flatbuffer, as TFLite metadata does) or beside it.
+    """
+    try:
+        from .. import export
+        reader = getattr(export, "read_labels", None)
+    except ImportError:
+        reader = None
+    if reader is not None:
+        try:
+            labels = reader(path)
+        except Exception:  # noqa: BLE001 - unreadable: labels did not travel
+            labels = None
+        return None if labels is None else [str(x) for x in labels]
+    import zipfile
+    try:
+        with zipfile.ZipFile(path) as z:
+            for name in z.namelist():
+                if name.endswith(".txt"):
+                    return [ln for ln in z.read(name).decode("utf-8").splitlines() if ln]
+    except (zipfile.BadZipFile, OSError):
+        pass
+    for side in (Path(path).with_suffix(".labels.txt"), Path(path).parent / "labels.txt"):
+        if side.is_file():
+            return [ln for ln in side.read_text(encoding="utf-8").splitlines() if ln]
+    return None
+
+
+def scorecard(namespace):
+    """Run every checklist item on ``namespace``; returns ``(items, anything_defined)``."""
+    clf = _get(namespace, "CLASSIFIER")
+    acc = _get(namespace, "HELD_OUT_ACCURACY")
+    path = _get(namespace, "TFLITE_PATH")
+    path = getattr(path, "path", path)   # export_tflite returns an ExportResult
+    test_x = _get(namespace, "TEST_IMAGES")
+    test_y = _get(namespace, "TEST_LABELS")
+    defined = any(v is not None for v in (clf, acc, path))
+    items = [
+        Item(f"a fitted classifier with ≥ {MIN_CLASSES} classes", 20),
+        Item(f"every class has ≥ {MIN_EXAMPLES_PER_CLASS} indexed examples", 10),
+        Item("held-out accuracy measured, and it matches the classifier", 20),
+        Item("the test images are held out (none is in the index)", 10),
+        Item("a .tflite file exists and runs with LiteRT", 15),
+        Item(f"LiteRT agrees with the classifier on ≥ {AGREEMENT:.0%} of test images", 15),
+        Item("the labels travel with the model (readable from the .tflite)", 10),
+    ]
+    fitted, scores_keras, test_emb = False, None, None
+
+    # 1-2: the classifier
+    if clf is None:
+        items[0].note = "define CLASSIFIER (step 2)"
+        items[1].note = "needs CLASSIFIER"
+    elif not _is_fitted_classifier(clf):
+        items[0].note = ("CLASSIFIER has no fitted index: use cbr_edu.CbRClassifier(...)"
+                         ".fit(images, labels)")
+        items[1].note = "needs a fitted CLASSIFIER"
+    else:
+        fitted = True
+        classes = list(clf.classes_)
+        items[0].passed = len(classes) >= MIN_CLASSES
+        items[0].note = f"{len(classes)} classes" + (
+            "" if items[0].passed else f"; add at least {MIN_CLASSES - len(classes)} more")
+        _, counts = np.unique(np.asarray(clf.index_labels_), return_counts=True)
+        items[1].passed = bool(counts.min() >= MIN_EXAMPLES_PER_CLASS)
+        items[1].note = f"smallest class has {int(counts.min())} example(s)"
+
+    # 3-4: held-out evaluation
+    have_test = test_x is not None and test_y is not None and len(test_y) > 0
+    if not fitted:
+        items[2].note = items[3].note = "needs a fitted CLASSIFIER"
+    elif not have_test:
+        items[2].note = items[3].note = "TEST_IMAGES / TEST_LABELS are not set"
+    else:
+        try:
+            test_emb = _embed_queries(clf, test_x)
+            from ..classifier import CbRClassifier
+            twin = CbRClassifier(aggregation=clf.aggregation, k=clf.k).fit(
+                clf.index_embeddings_, clf.index_labels_)
+            scores_keras = twin.decision_function(test_emb)
+            true_acc = float(np.mean(twin.classes_[scores_keras.argmax(1)]
+                                     == np.asarray(test_y)))
+        except Exception as exc:  # noqa: BLE001 - report, never crash
+            items[2].note = f"could not score TEST_IMAGES: {type(exc).__name__}: {exc}"
+            items[3].note = "could not embed TEST_IMAGES"
+            test_emb = None
+        if test_emb is not None:
+            if acc is None:
+                items[2].note = (f"set HELD_OUT_ACCURACY (step 3); the classifier scores "
+                                 f"{true_acc:.1%} on the test images")
+            else:
+                try:
+                    value = float(acc)
+                except (TypeError, ValueError):
+                    value = float("nan")
+                if value > 1.0 and value <= 100.0:
+                    value /= 100.0  # given in percent
+                items[2].passed = bool(abs(value - true_acc) <= 0.02)
+                items[2].note = (f"{true_acc:.1%}" if items[2].passed else
+                                 f"HELD_OUT_ACCURACY is {acc!r} but the classifier scores "
+                                 f"{true_acc:.1%} on TEST_IMAGES")
+            sims = _unit(test_emb) @ _unit(clf.index_embeddings_).T
+            leaked = int(np.sum(sims.max(axis=1) > 0.9999))
+            items[3].passed = leaked == 0
+            items[3].note = ("no test image is in the index" if leaked == 0 else
+                             f"{leaked} test image(s) are also in the index — accuracy on "
+                             "them proves nothing; split before fitting")
+
+    # 5-7: the .tflite file
+    if path is None:
+        for it in items[4:]:
+            it.note = "set TFLITE_PATH (step 4)"
+    elif not Path(str(path)).is_file():
+        for it in items[4:]:
+            it.note = f"no file at {str(path)!r}"
+    else:
+        size = os.path.getsize(path)
+        scores_lite = None
+        if have_test:
+            try:
+                scores_lite = run_tflite(path, list(test_x)[:24])
+                items[4].passed = True
+                items[4].note = f"{size / 1e6:.1f} MB, runs"
+            except Exception as exc:  # noqa: BLE001
+                items[4].note = f"LiteRT could not run it: {type(exc).__name__}: {exc}"
+        else:
+            items[4].note = "needs TEST_IMAGES to run it"
+        if scores_lite is None or scores_keras is None:
+            items[5].note = "needs a classifier, test images and a running .tflite"
+        elif scores_lite.shape != scores_keras[:len(scores_lite)].shape:
+            items[5].note = (f"the .tflite gives {scores_lite.shape[1:]} scores per image, "
+                             f"the classifier {scores_keras.shape[1:]}: export *this* "
+                             "classifier")
+        else:
+            agree = float(np.mean(scores_lite.argmax(1)
+                                  == scores_keras[:len(scores_lite)].argmax(1)))
+            items[5].passed = agree >= AGREEMENT
+            items[5].note = f"same top class on {agree:.0%} of {len(scores_lite)} test images"
+        labels = read_labels(path)
+        if labels is None:
+            items[6].note = "no labels found in the .tflite (export with cbr_edu.export_tflite)"
+        elif fitted and [str(c) for c in clf.classes_] != labels[:len(clf.classes_)]:
+            items[6].note = (f"the .tflite's labels {labels[:5]}… are not the classifier's "
+                             f"classes {[str(c) for c in clf.classes_][:5]}…")
+        else:
+            items[6].passed = fitted
+            items[6].note = f"{len(labels)} labels inside" if fitted else "needs CLASSIFIER"
+    return items, defined
+
+
+def format_scorecard(items):
+    score = sum(it.points for it in items if it.passed)
+    lines = [f"**Score: {score} / {sum(it.points for it in items)}**", ""]
+    for it in items:
+        mark = "✅" if it.passed else "⬜"
+        lines.append(f"- {mark} {it.name} ({it.points} pts) — {it.note}")
+    return score, "\n".join(lines)
+
+
+class Checklist(Question):
+    _var = ()
+    _title = "Hackathon checklist"
+    _hints = [
+        "Work through the steps in order: albums → classifier → held-out accuracy → "
+        "`.tflite`. Each unticked line says what is missing.",
+        "Keep the test photos out of the index: split *before* `fit` (the notebook's "
+        "`TEST_IMAGES` / `TEST_LABELS` are the photos the classifier never saw).",
+        "`cbr_edu.export_tflite(CLASSIFIER, path)` writes the model with its labels inside.",
+    ]
+    _solution = "Fill in the four step cells; the solutions of `q1`–`q4` show one way."
+    solution_code = ""
+
+    def _check(self):
+        items, defined = scorecard(self._namespace)
+        score, text = format_scorecard(items)
+        self.last_score = score
+        self.last_items = items
+        if not defined:
+            raise NotAttempted("score 0 / 100 — start with step 1.\n\n" + text)
+        if score == sum(it.points for it in items):
+            self._correct_message = "everything is in place.\n\n" + text
+            return None
+        return text
+
+
+def _album_classes(root):
+    from ..images import load_folder
+    return load_folder(root, load_images=False)
+
+
+class AlbumStep(Question):
+    _var = "ALBUM_DIR"
+    _title = "Step 1: your albums"
+    _hints = [
+        "An album folder holds one sub-folder per class: `ALBUM_DIR/<class>/<photos>`.",
+        "No photos of your own yet? Use the demo album the notebook made: "
+        "`ALBUM_DIR = DEMO_ALBUM_DIR`.",
+    ]
+    _solution = "Point `ALBUM_DIR` at a folder of class folders."
+    solution_code = "ALBUM_DIR = DEMO_ALBUM_DIR\n"
+
+    def _check(self, album_dir):
+        try:
+            album = _album_classes(album_dir)
+        except Exception as exc:  # noqa: BLE001 - AlbumError carries the advice
+            raise Wrong(str(exc)) from None
+        counts = album.counts() if callable(getattr(album, "counts", None)) else {}
+        if len(counts) < MIN_CLASSES:
+            raise Wrong(f"{album_dir} has {len(counts)} class folder(s); make at least "
+                        f"{MIN_CLASSES}.")
+        small = [c for c, n in counts.items() if n < MIN_EXAMPLES_PER_CLASS + 1]
+        if small:
+            raise Wrong(f"classes {small} have fewer than {MIN_EXAMPLES_PER_CLASS + 1} photos: "
+                        f"keep {MIN_EXAMPLES_PER_CLASS} for the index and at least one to test.")
+
+
+class ClassifierStep(Question):
+    _var = "CLASSIFIER"
+    _title = "Step 2: build the classifier"
+    _hints = [
+        "`cbr_edu.CbRClassifier(embedder=EMBEDDER)` then `.fit(INDEX_IMAGES, INDEX_LABELS)`.",
+        "Fit on the *index* photos only; the test photos stay out.",
+    ]
+    _solution = "A CbR classifier is an index: fitting embeds the photos, nothing is trained."
+    solution_code = ("import cbr_edu\n\n"
+                     "CLASSIFIER = cbr_edu.CbRClassifier(embedder=EMBEDDER).fit(INDEX_IMAGES, "
+                     "INDEX_LABELS)\n")
+
+    def _check(self, clf):
+        items, _ = scorecard({"CLASSIFIER": clf, "TEST_IMAGES": self.lookup("TEST_IMAGES", None),
+                              "TEST_LABELS": self.lookup("TEST_LABELS", None)})
+        for it in items[:2] + items[3:4]:
+            if not it.passed and it.note != "TEST_IMAGES / TEST_LABELS are not set":
+                raise Wrong(f"{it.name}: {it.note}")
+
+
+class AccuracyStep(Question):
+    _var = "HELD_OUT_ACCURACY"
+    _title = "Step 3: held-out accuracy"
+    _hints = [
+        "`CLASSIFIER.predict(TEST_IMAGES)` gives one label per test photo.",
+        "Accuracy is the fraction equal to `TEST_LABELS`: "
+        "`np.mean(CLASSIFIER.predict(TEST_IMAGES) == TEST_LABELS)`.",
+    ]
+    _solution = "Measure on photos the classifier has never seen."
+    solution_code = ("import numpy as np\n\n"
+                     "HELD_OUT_ACCURACY = float(np.mean(CLASSIFIER.predict(TEST_IMAGES) == "
+                     "TEST_LABELS))\n")
+
+    def _check(self, acc):
+        ns = {k: self.lookup(k, None) for k in ("CLASSIFIER", "TEST_IMAGES", "TEST_LABELS")}
+        items, _ = scorecard({**ns, "HELD_OUT_ACCURACY": acc})
+        if not items[2].passed:
+            raise Wrong(items[2].note)
+
+
+class ExportStep(Question):
+    _var = "TFLITE_PATH"
+    _title = "Step 4: export for the phone"
+    _hints = [
+        "`cbr_edu.export_tflite(CLASSIFIER, OUT / 'model.tflite')` writes the model "
+        "(embedder + retrieval + aggregation) with its labels inside.",
+        "It returns an `ExportResult`; its `.path` is the file. Add `overwrite=True` to "
+        "replace an earlier export.",
+    ]
+    _solution = "One call exports the classifier; LiteRT runs it exactly as a phone would."
+    solution_code = ("import cbr_edu\n\n"
+                     "TFLITE_PATH = cbr_edu.export_tflite(CLASSIFIER, OUT / 'hackathon_model.tflite',\n"
+                     "                                    overwrite=True).path\n")
+
+    def _check(self, path):
+        ns = {k: self.lookup(k, None) for k in ("CLASSIFIER", "TEST_IMAGES", "TEST_LABELS")}
+        items, _ = scorecard({**ns, "TFLITE_PATH": path})
+        for it in items[4:]:
+            if not it.passed:
+                raise Wrong(f"{it.name}: {it.note}")
+
+
+q1 = AlbumStep()
+q2 = ClassifierStep()
+q3 = AccuracyStep()
+q4 = ExportStep()
+checklist = Checklist()
