@@ -295,7 +295,8 @@ class _HeadTrainer:
     fresh seeded weights and zeroes the optimizer state, which is exactly a new head.
     """
 
-    def __init__(self, dim, n_classes, learning_rate, weight_decay, label_smoothing):
+    def __init__(self, dim, n_classes, learning_rate, weight_decay, label_smoothing,
+                 jit_compile=True):
         import keras
         import tensorflow as tf
         self.learning_rate = learning_rate
@@ -305,7 +306,8 @@ class _HeadTrainer:
         self.optimizer.build(self.dense.trainable_variables)
         self.loss = keras.losses.CategoricalCrossentropy(from_logits=True,
                                                          label_smoothing=label_smoothing)
-        self.train = tf.function(self._train, reduce_retracing=True)
+        self.train = tf.function(self._train, reduce_retracing=True,
+                                 jit_compile=jit_compile)
 
     def reset(self, seed):
         import keras
@@ -329,11 +331,12 @@ class _HeadTrainer:
 
 def _fit_head(trainer, X, y_onehot, seed, max_epochs, patience, min_delta, chunk=10):
     """Full-batch training with early stopping on the training loss; returns epochs run."""
+    import tensorflow as tf
     trainer.reset(seed)
     best, stale, epochs = math.inf, 0, 0
     while epochs < max_epochs:
         n = min(chunk, max_epochs - epochs)
-        loss = float(trainer.train(X, y_onehot, n))
+        loss = float(trainer.train(X, y_onehot, tf.constant(n, tf.int32)))
         epochs += n
         if loss < best - min_delta:
             best, stale = loss, 0
@@ -353,8 +356,10 @@ class FineTunedHead(_Method):
     (learning rate 0.01, weight decay 1e-4), label smoothing 0.1, at most
     ``max_epochs`` epochs with early stopping when the training loss stops falling
     by ``min_delta`` for ``patience`` epochs, seeded with
-    ``keras.utils.set_random_seed``. The compiled head is reused across fits (one per
-    number of classes), so the measured training time is the training, not tracing.
+    ``keras.utils.set_random_seed``. The training loop is compiled with XLA
+    (``jit_compile``: ~3x faster on CPU for such small steps) and reused across fits
+    (one per embedding size and number of classes), so the measured training time is
+    the training, not tracing.
 
     Example
     -------
@@ -365,8 +370,9 @@ class FineTunedHead(_Method):
 
     def __init__(self, learning_rate=1e-2, weight_decay=1e-4, label_smoothing=0.1,
                  max_epochs=300, patience=20, min_delta=1e-3, center=True, seed=0,
-                 name=None):
+                 jit_compile=True, name=None):
         self.center = center
+        self.jit_compile = jit_compile
         self.learning_rate = learning_rate
         self.weight_decay = weight_decay
         self.label_smoothing = label_smoothing
@@ -382,7 +388,8 @@ class FineTunedHead(_Method):
         key = (dim, n_classes)
         if key not in self._trainers:
             self._trainers[key] = _HeadTrainer(dim, n_classes, self.learning_rate,
-                                               self.weight_decay, self.label_smoothing)
+                                               self.weight_decay, self.label_smoothing,
+                                               self.jit_compile)
         return self._trainers[key]
 
     def fit(self, support_embeddings, support_labels, **_):
@@ -525,7 +532,8 @@ class FineTunedTop(_Method):
         self._features = {}
         self._head = FineTunedHead(seed=seed)
 
-    def _setup(self):
+    def setup(self):
+        """Load the embedder and split off its top (raises ValueError if it has none)."""
         if getattr(self, "_trunk", None) is None:
             from .embedders import load_embedder
             self.embedder_ = load_embedder(self.embedder)
@@ -575,7 +583,7 @@ class FineTunedTop(_Method):
         if images is None:
             raise ValueError(f"{self.name} needs the support images: fit(X, y, images=...)")
         X, _y = self._check(support_embeddings, support_labels)
-        self._setup()
+        self.setup()
         self._head.fit(X, self._y_idx)
         keras.utils.set_random_seed(self.seed)
         rng = np.random.default_rng(self.seed)
@@ -618,7 +626,7 @@ class FineTunedTop(_Method):
 
     def prepare(self, images):
         """Run the frozen trunk on (query) images ahead of timing, as embeddings are."""
-        self._setup()
+        self.setup()
         self._trunk_features(images)
 
     def decision_function(self, query_embeddings, images=None, **_):

@@ -1,0 +1,236 @@
+"""``python -m cbr_edu compare``: CbR vs kNN vs prototypes vs fine-tuning, on episodes.
+
+With no arguments it is the project's main job: 5-way 1- and 5-shot episodes on the
+offline ``textures`` data set with the offline EfficientNet-Lite0 embedder, 100
+episodes, writing ``out/compare.json`` and ``out/compare.png``. Embeddings are
+cached, so a second run skips the embedding.
+
+Example
+-------
+    python -m cbr_edu compare
+    python -m cbr_edu compare --dataset digits --ways 5 --shots 1,5 --episodes 600
+    python -m cbr_edu compare --dataset lfw_subset --embedder pixels --episodes 50
+    python -m cbr_edu compare --finetune-top --top-episodes 5   # slow: see --help
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+from ..cli import UserError
+
+DEFAULTS = {"dataset": "textures", "ways": 5, "shots": "1,5", "episodes": 100, "seed": 0,
+            "embedder": "efficientnet_lite0", "json": "out/compare.json",
+            "plot": "out/compare.png"}
+
+
+def add_arguments(parser):
+    a = parser.add_argument
+    a("--dataset", default=DEFAULTS["dataset"],
+      help="a datasets.yaml name (default: %(default)s, offline); see "
+           "cbr_edu.datasets.names()")
+    a("--ways", type=int, default=DEFAULTS["ways"],
+      help="classes per episode, N (default: %(default)s; capped at the data set's classes)")
+    a("--shots", default=DEFAULTS["shots"],
+      help="support images per class, K, comma-separated (default: %(default)s)")
+    a("--queries", type=int, default=None,
+      help="query images per class (default: as many as the data allows, at most 15)")
+    a("--episodes", type=int, default=DEFAULTS["episodes"],
+      help="episodes per shot setting (default: %(default)s)")
+    a("--seed", type=int, default=DEFAULTS["seed"], help="episode seed (default: %(default)s)")
+    a("--embedder", default=DEFAULTS["embedder"],
+      help="embedder spec (default: %(default)s, offline; 'pixels' for raw pixels)")
+    a("--json", default=DEFAULTS["json"], metavar="OUT.json",
+      help="where to write the results (default: %(default)s; '' to skip)")
+    a("--plot", default=DEFAULTS["plot"], metavar="OUT.png",
+      help="where to write the figure (default: %(default)s; '' to skip)")
+    a("--no-finetune", action="store_true",
+      help="leave out the fine-tuned head (the only method that trains)")
+    a("--finetune-top", action="store_true",
+      help="also fine-tune the embedder's top block with augmentation (slow on CPU: "
+           "tens of seconds per episode; runs on --top-episodes episodes only)")
+    a("--top-episodes", type=int, default=5,
+      help="episodes for --finetune-top (default: %(default)s)")
+    a("--no-open-set", action="store_true",
+      help="skip the open-set (reject 'unknown') calibration of CbR")
+    a("--max-per-class", type=int, default=None,
+      help="use at most this many images per class (quicker first run)")
+
+
+def _parse_shots(text):
+    try:
+        shots = sorted({int(s) for s in str(text).split(",") if s.strip()})
+    except ValueError:
+        raise UserError(f"--shots must be comma-separated integers like 1,5; got {text!r}")
+    if not shots or shots[0] < 1:
+        raise UserError(f"--shots must be positive integers, got {text!r}")
+    return shots
+
+
+def _load_dataset(name, max_per_class):
+    from .. import datasets
+    try:
+        known = datasets.names()
+    except Exception as error:  # a broken registry is reported as it is
+        raise UserError(f"cannot read the data set registry: {error}")
+    if name not in known:
+        offline = datasets.names(offline_only=True)
+        raise UserError(f"unknown data set {name!r}. Offline: {', '.join(offline)}; "
+                        f"all: {', '.join(known)}")
+    try:
+        return datasets.load(name, max_per_class=max_per_class)
+    except datasets.DatasetUnavailableError as error:
+        raise UserError(str(error))
+
+
+def _load_embedder(spec):
+    from ..embedders import OfflineError, load_embedder
+    try:
+        return load_embedder(spec)
+    except (OfflineError, ValueError, FileNotFoundError, ImportError) as error:
+        raise UserError(f"cannot load embedder {spec!r}: {error}")
+
+
+def _ratio_lines(results):
+    """CbR build time vs fine-tuned training time, per shot setting."""
+    lines, data = [], []
+    for k in results.shots:
+        try:
+            cbr, ft = results.row("CbR max", k), results.row("fine-tuned head", k)
+        except KeyError:
+            continue
+        ratio = cbr["build_time_s"] / ft["build_time_s"] if ft["build_time_s"] else None
+        gap = 100 * (cbr["accuracy"] - ft["accuracy"])
+        data.append({"shots": k, "cbr_build_s": cbr["build_time_s"],
+                     "finetune_train_s": ft["build_time_s"], "ratio": ratio,
+                     "accuracy_gap_points": gap})
+        lines.append(
+            f"{k}-shot: CbR max builds in {1000 * cbr['build_time_s']:.1f} ms, the fine-tuned "
+            f"head trains in {1000 * ft['build_time_s']:.1f} ms (ratio 1/"
+            f"{1 / ratio:.0f}); accuracy {100 * cbr['accuracy']:.1f} vs "
+            f"{100 * ft['accuracy']:.1f} % ({gap:+.1f} points)")
+    return lines, data
+
+
+def run(args):
+    from .. import evaluation
+    from ..baselines import FineTunedTop, default_methods
+
+    shots = _parse_shots(args.shots)
+    if args.episodes < 2:
+        raise UserError("--episodes must be at least 2 (a confidence interval needs 2)")
+    t0 = time.perf_counter()
+    ds = _load_dataset(args.dataset, args.max_per_class)
+    n_classes = len(set(ds.labels.tolist()))
+    ways = args.ways
+    if ways < 2:
+        raise UserError("--ways must be at least 2")
+    if ways > n_classes:
+        print(f"note: {args.dataset} has {n_classes} classes, fewer than --ways {ways}: "
+              f"using all {n_classes} ({n_classes}-way episodes)")
+        ways = n_classes
+    try:
+        queries = args.queries or evaluation.auto_queries(ds.labels, ways, shots)
+        evaluation.sample_episodes(ds.labels, ways, max(shots), queries, 1, args.seed)
+    except ValueError as error:
+        raise UserError(f"{args.dataset}: {error}")
+
+    embedder = _load_embedder(args.embedder)
+    print(f"data set {args.dataset}: {len(ds)} images, {n_classes} classes; embedder "
+          f"{embedder.spec or embedder.id} ({embedder.dim}-d)")
+    t_embed = time.perf_counter()
+    from ..cache import EmbeddingCache
+    cache = EmbeddingCache()
+    X, embedder = evaluation.embed_images(ds.images, embedder, cache=cache)
+    t_embed = time.perf_counter() - t_embed
+    print(f"embeddings: {t_embed:.1f} s ({cache.misses} computed, {cache.hits} from the cache "
+          f"in {cache.directory})")
+
+    top = None
+    if args.finetune_top:  # refuse an embedder without a trainable top before the long run
+        top = FineTunedTop(embedder)
+        try:
+            top.setup()
+        except ValueError as error:
+            raise UserError(f"--finetune-top: {error}")
+    methods = default_methods(finetune=not args.no_finetune)
+    print(f"{ways}-way, shots {shots}, {queries} queries per class, {args.episodes} episodes, "
+          f"seed {args.seed}: {len(methods)} methods ...", flush=True)
+    t_eval = time.perf_counter()
+    results = evaluation.evaluate(methods, X, ds.labels, ways=ways, shots=shots,
+                                  queries=queries, episodes=args.episodes, seed=args.seed,
+                                  progress=sys.stderr.isatty())
+    if top is not None:
+        print(f"fine-tuning the top block on {args.top_episodes} episodes (slow) ...",
+              flush=True)
+        try:
+            extra = evaluation.evaluate([top], X, ds.labels, ways=ways, shots=shots,
+                                        queries=queries, episodes=args.top_episodes,
+                                        seed=args.seed, images=ds.images,
+                                        progress=sys.stderr.isatty())
+        except ValueError as error:
+            raise UserError(f"--finetune-top: {error}")
+        results.rows.extend(extra.rows)
+        results.per_episode.update(extra.per_episode)
+        results.config["finetune_top_episodes"] = args.top_episodes
+    t_eval = time.perf_counter() - t_eval
+    results.config.update({"dataset": args.dataset, "embedder": embedder.spec,
+                           "embedder_id": embedder.id, "class_names": list(ds.class_names),
+                           "requested_ways": args.ways})
+
+    print()
+    print(results.to_markdown())
+    print()
+    lines, ratios = _ratio_lines(results)
+    for line in lines:
+        print(line)
+
+    open_set = None
+    if not args.no_open_set and n_classes >= 3:
+        # known classes are indexed, the others play "unknown"; at least one must be left
+        os_ways = min(ways, n_classes - 1)
+        try:
+            open_set = evaluation.evaluate_open_set(
+                X, ds.labels, ways=os_ways, shots=shots[0],
+                queries=min(queries, 10), episodes=max(10, min(args.episodes, 100)),
+                seed=args.seed)
+            print(f"{os_ways}-way {shots[0]}-shot {open_set}")
+        except ValueError as error:
+            print(f"open set skipped: {error}")
+
+    written = []
+    if args.json:
+        data = results.to_dict()
+        data["cbr_vs_finetune"] = ratios
+        data["open_set"] = open_set.to_dict() if open_set else None
+        data["timing_s"] = {"embedding": t_embed, "evaluation": t_eval,
+                            "total": time.perf_counter() - t0}
+        path = Path(args.json)
+        try:
+            results.to_json(path)
+            path.write_text(json.dumps(data, indent=1))
+        except OSError as error:
+            raise UserError(f"cannot write {path}: {error}")
+        written.append(str(path))
+    if args.plot:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+        from ..plots import plot_comparison
+        fig = plot_comparison(results, title=f"{args.dataset}, {embedder.spec}, {ways}-way, "
+                                             f"{args.episodes} episodes")
+        path = Path(args.plot)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fig.savefig(path, dpi=110)
+        except OSError as error:
+            raise UserError(f"cannot write {path}: {error}")
+        finally:
+            plt.close(fig)
+        written.append(str(path))
+    print(f"done in {time.perf_counter() - t0:.0f} s"
+          + (f"; wrote {' and '.join(written)}" if written else ""))
+    return 0

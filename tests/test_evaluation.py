@@ -1,0 +1,234 @@
+"""Episodes, the CI formula, evaluate(), the open-set threshold, plots."""
+
+import json
+import math
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from cbr_edu.baselines import CbR, KNN, FineTunedHead, Prototypes  # noqa: E402
+from cbr_edu.evaluation import (Results, auto_queries, calibrate_threshold, ci95,  # noqa: E402
+                                embed_images, evaluate, evaluate_open_set, predictions,
+                                rejection_metrics, sample_episodes)
+
+
+def blobs(n_classes=6, per_class=12, dim=10, spread=0.3, seed=0):
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(n_classes, dim)) * 3
+    y = np.repeat(np.arange(n_classes), per_class)
+    return (centres[y] + spread * rng.normal(size=(len(y), dim))).astype(np.float32), y
+
+
+# ------------------------------------------------------------------------ episodes
+
+def test_episodes_are_balanced_disjoint_and_use_the_right_classes():
+    labels = np.repeat(np.array([10, 20, 30, 40, 50]), [9, 9, 9, 9, 3])  # class 50 too small
+    eps = sample_episodes(labels, ways=3, shots=2, queries=4, episodes=50, seed=1)
+    assert len(eps) == 50
+    seen = set()
+    for ep in eps:
+        assert len(set(ep.support) & set(ep.query)) == 0               # no overlap
+        assert len(set(ep.support)) == 6 and len(set(ep.query)) == 12  # no repeats
+        s_cls, s_cnt = np.unique(labels[ep.support], return_counts=True)
+        q_cls, q_cnt = np.unique(labels[ep.query], return_counts=True)
+        assert (s_cnt == 2).all() and (q_cnt == 4).all()                # balance
+        assert s_cls.tolist() == q_cls.tolist() == ep.classes.tolist()
+        assert 50 not in ep.classes                                    # not eligible
+        seen.update(ep.classes.tolist())
+    assert seen == {10, 20, 30, 40}
+
+
+def test_episodes_are_deterministic_by_seed_and_prefix_stable():
+    labels = np.repeat(np.arange(8), 10)
+    a = sample_episodes(labels, 5, 1, 5, 20, seed=7)
+    b = sample_episodes(labels, 5, 1, 5, 20, seed=7)
+    c = sample_episodes(labels, 5, 1, 5, 20, seed=8)
+    short = sample_episodes(labels, 5, 1, 5, 5, seed=7)
+    same = lambda x, y: all(np.array_equal(p.support, q.support)  # noqa: E731
+                            and np.array_equal(p.query, q.query) for p, q in zip(x, y))
+    assert same(a, b) and same(a[:5], short)
+    assert not same(a, c)
+
+
+def test_episode_errors_say_what_is_missing():
+    labels = np.repeat(np.arange(3), [6, 6, 2])
+    with pytest.raises(ValueError, match="only 2 have that"):
+        sample_episodes(labels, ways=3, shots=1, queries=3, episodes=1)
+    with pytest.raises(ValueError, match="ways must be an integer >= 2"):
+        sample_episodes(labels, ways=1, shots=1, queries=1, episodes=1)
+    assert auto_queries(labels, ways=2, shots=[1, 5]) == 1
+    assert auto_queries(np.repeat(np.arange(5), 100), ways=5, shots=5) == 15
+    with pytest.raises(ValueError, match="class sizes"):
+        auto_queries(labels, ways=3, shots=2)
+
+
+# ------------------------------------------------------------------------- the CI
+
+def test_ci95_matches_scipy_and_a_hand_computation():
+    from scipy import stats
+    acc = np.random.default_rng(0).uniform(0.4, 0.9, size=37)
+    assert ci95(acc) == pytest.approx(1.96 * stats.sem(acc), rel=1e-12)
+    # by hand: values 0, 1, 0, 1 -> mean 0.5, sample std sqrt(1/3), E = 4
+    assert ci95([0, 1, 0, 1]) == pytest.approx(1.96 * math.sqrt(1 / 3) / 2)
+    assert ci95([0.8, 0.8, 0.8]) == pytest.approx(0.0, abs=1e-12)
+    assert math.isnan(ci95([0.5]))
+
+
+# ------------------------------------------------------------------------ evaluate
+
+@pytest.fixture(scope="module")
+def small_results():
+    X, y = blobs()
+    methods = [CbR("max"), KNN(1), Prototypes("CL2N"), FineTunedHead(max_epochs=50)]
+    return evaluate(methods, X, y, ways=4, shots=[1, 3], queries=5, episodes=12, seed=3)
+
+
+def test_evaluate_returns_one_row_per_method_and_shot(small_results):
+    res = small_results
+    assert len(res) == 8
+    assert res.methods == ["CbR max", "kNN k=1", "prototypes CL2N", "fine-tuned head"]
+    assert res.shots == [1, 3]
+    for r in res.rows:
+        assert r["episodes"] == 12 and r["queries"] == 5 and r["ways"] == 4
+        assert r["accuracy"] == pytest.approx(res.per_episode[(r["method"], r["shots"])].mean())
+        assert r["ci95"] == pytest.approx(ci95(res.per_episode[(r["method"], r["shots"])]))
+        assert r["accuracy"] > 0.9                      # separable blobs
+        assert r["build_time_s"] > 0 and r["predict_ms_per_query"] > 0
+        assert r["trains"] == (r["method"] == "fine-tuned head")
+    # CbR's index is the support set: 4 classes x 3 shots x 10 dims x 4 bytes (+ ids)
+    assert res.row("CbR max", 3)["size_bytes"] >= 4 * 3 * 10 * 4
+    assert res.row("kNN k=1", 3)["size_bytes"] == 4 * 3 * 10 * 4
+    with pytest.raises(KeyError, match="no row"):
+        res.row("CbR max", 2)
+
+
+def test_same_seed_same_numbers_and_json_round_trip(small_results, tmp_path):
+    X, y = blobs()
+    methods = [CbR("max"), KNN(1), Prototypes("CL2N"), FineTunedHead(max_epochs=50)]
+    again = evaluate(methods, X, y, ways=4, shots=[1, 3], queries=5, episodes=12, seed=3)
+    for a, b in zip(small_results.rows, again.rows):
+        assert a["accuracy"] == b["accuracy"] and a["ci95"] == b["ci95"]
+    other = evaluate(methods[:2], X + np.random.default_rng(1).normal(size=X.shape) * 2, y,
+                     ways=4, shots=1, queries=5, episodes=12, seed=4)
+    assert other.row("kNN k=1", 1)["accuracy"] != small_results.row("kNN k=1", 1)["accuracy"]
+
+    path = small_results.to_json(tmp_path / "out" / "r.json")
+    loaded = Results.from_dict(json.loads(path.read_text()))
+    assert loaded.rows == small_results.rows
+    np.testing.assert_allclose(loaded.per_episode[("CbR max", 1)],
+                               small_results.per_episode[("CbR max", 1)])
+    table = small_results.to_markdown()
+    assert table.count("\n") == 1 + len(small_results)
+    assert "| CbR max | 4 | 1 |" in str(small_results)
+
+
+def test_evaluate_ranks_methods_on_harder_data():
+    """Noisy blobs: accuracy grows with shots for every method."""
+    X, y = blobs(spread=2.5, per_class=20, seed=5)
+    res = evaluate([CbR("mean"), Prototypes("L2N")], X, y, ways=5, shots=[1, 5],
+                   queries=10, episodes=30, seed=0)
+    for m in res.methods:
+        assert res.row(m, 5)["accuracy"] > res.row(m, 1)["accuracy"]
+    assert 0 < res.row("CbR mean", 1)["ci95"] < 0.1
+
+
+def test_methods_needing_images_get_them():
+    X, y = blobs()
+    seen = {}
+
+    class NeedsImages(KNN):
+        needs_images = True
+
+        def fit(self, Xs, ys, images=None):
+            seen["fit"] = images
+            return super().fit(Xs, ys)
+
+        def predict(self, Xq, images=None):
+            seen["predict"] = images
+            return super().predict(Xq)
+
+    images = [f"img{i}" for i in range(len(y))]
+    evaluate([NeedsImages(1, name="n")], X, y, ways=3, shots=2, queries=3, episodes=2,
+             images=images)
+    assert len(seen["fit"]) == 6 and len(seen["predict"]) == 9
+    labels_of = {f"img{i}": y[i] for i in range(len(y))}
+    assert len({labels_of[s] for s in seen["fit"]}) == 3
+    with pytest.raises(ValueError, match="needs the images"):
+        evaluate([NeedsImages(1, name="n")], X, y, ways=3, shots=2, queries=3, episodes=2)
+
+
+def test_predictions_and_confusion_matrix():
+    from cbr_edu.plots import plot_confusion_matrix
+    X, y = blobs(spread=1.5, seed=2)
+    t, p = predictions(Prototypes("CL2N"), X, y, ways=3, shots=1, queries=4, episodes=5)
+    assert len(t) == len(p) == 60 and set(p) <= set(y)
+    ax = plot_confusion_matrix(t, p, labels=np.arange(6))
+    counts = np.array([int(txt.get_text()) for txt in ax.texts]).reshape(6, 6)
+    from sklearn.metrics import confusion_matrix
+    np.testing.assert_array_equal(counts, confusion_matrix(t, p, labels=np.arange(6)))
+
+
+def test_plots_draw_what_the_results_say(small_results):
+    import matplotlib.pyplot as plt
+    from cbr_edu.plots import plot_accuracy_vs_shots, plot_comparison, plot_time_vs_accuracy
+    ax = plot_accuracy_vs_shots(small_results)
+    assert len(ax.containers) == 4                                  # one errorbar per method
+    line = ax.containers[0].lines[0]
+    np.testing.assert_allclose(np.asarray(line.get_ydata(), float),
+                               [100 * small_results.row("CbR max", k)["accuracy"]
+                                for k in (1, 3)])
+    ax2 = plot_time_vs_accuracy(small_results, shots=3)
+    assert ax2.get_xscale() == "log" and "3-shot" in ax2.get_title()
+    fig = plot_comparison(small_results, title="t")
+    assert len(fig.axes) == 2
+    plt.close("all")
+
+
+# ------------------------------------------------------------------------ open set
+
+def test_threshold_calibration_rules():
+    known = [0.9, 0.85, 0.8, 0.6]
+    unknown = [0.3, 0.4, 0.65, 0.2]
+    t, m = calibrate_threshold(known, unknown)
+    assert m["f1"] == max(rejection_metrics(known, unknown, c)["f1"]
+                          for c in np.linspace(0, 1, 201))
+    t_p, m_p = calibrate_threshold(known, unknown, target_precision=1.0)
+    assert m_p["precision"] == 1.0 and m_p["target_met"]
+    assert t_p == pytest.approx(0.5)                # rejects 0.2, 0.3, 0.4 but not 0.6
+    # separable scores: perfect rejection
+    t, m = calibrate_threshold([0.9, 0.8], [0.1, 0.2])
+    assert 0.2 < t < 0.8 and m["precision"] == m["recall"] == 1.0
+    with pytest.raises(ValueError, match="both known and unknown"):
+        calibrate_threshold([0.5], [])
+
+
+def test_open_set_rejects_unknown_classes_on_new_episodes():
+    X, y = blobs(n_classes=10, per_class=15, spread=0.3, seed=4)
+    res = evaluate_open_set(X, y, ways=4, shots=2, queries=5, episodes=10, seed=0)
+    assert res.test["precision"] > 0.9 and res.test["recall"] > 0.9
+    assert res.accepted_accuracy > 0.95
+    assert res.config["unknown_classes_per_episode"] == 4
+    assert "rejection precision" in str(res)
+    assert json.dumps(res.to_dict())
+    with pytest.raises(ValueError, match="at least 5 classes"):
+        evaluate_open_set(X[y < 4], y[y < 4], ways=4, shots=1, queries=2, episodes=2)
+
+
+# ----------------------------------------------------------------------- embedding
+
+def test_embed_images_uses_the_cache(tmp_path):
+    from cbr_edu.cache import EmbeddingCache
+    rng = np.random.default_rng(0)
+    images = [rng.integers(0, 256, (12, 12, 3), dtype=np.uint8) for _ in range(70)]
+    cache = EmbeddingCache(tmp_path / "cache")
+    first, emb = embed_images(images, "pixels:4", cache=cache, chunk=32, progress=False)
+    assert first.shape == (70, 16) and cache.misses == 70 and cache.hits == 0
+    again, _ = embed_images(images, "pixels:4", cache=cache, chunk=32)
+    np.testing.assert_array_equal(first, again)
+    assert cache.hits == 70 and cache.misses == 70
+    direct = emb.embed(images)
+    np.testing.assert_allclose(first, direct, atol=1e-6)
