@@ -51,6 +51,7 @@ KERNEL_NAME = "python3"
 EXERCISE_PACKAGE = "cbr_edu.exercises"
 
 _TIMINGS: dict[str, dict[str, float]] = {}
+_SLOWEST: dict[str, dict[str, tuple]] = {}  # notebook -> mode -> (seconds, cell index)
 
 
 # ------------------------------------------------------------------ helpers
@@ -163,6 +164,20 @@ def execute(nb_path: Path, solved: bool):
     return run, seconds, n_exercises
 
 
+def cell_seconds(nb):
+    """[(seconds, cell index)] from the timing nbclient records in cell metadata."""
+    from datetime import datetime
+
+    out = []
+    for i, cell in enumerate(nb.cells):
+        timing = cell.get("metadata", {}).get("execution", {})
+        begin, end = timing.get("iopub.execute_input"), timing.get("shell.execute_reply")
+        if begin and end:
+            parse = lambda t: datetime.fromisoformat(t.replace("Z", "+00:00"))  # noqa: E731
+            out.append(((parse(end) - parse(begin)).total_seconds(), i))
+    return sorted(out, reverse=True)
+
+
 def _failed_cell(nb):
     for i, cell in enumerate(nb.cells):
         if any(out.get("output_type") == "error" for out in cell.get("outputs", [])):
@@ -197,13 +212,16 @@ if pytest is not None:
         yield
         if not _TIMINGS:
             return
-        lines = ["", "notebook wall time (s)       blank   solved"]
+        lines = ["", "notebook wall time (s)       blank   solved   slowest cell (blank run)"]
         total = 0.0
         for name in sorted(_TIMINGS):
             t = _TIMINGS[name]
             total += sum(t.values())
+            slow = _SLOWEST.get(name, {})
+            slow = slow.get("blank") or slow.get("solved")
+            slow = f"cell {slow[1]}: {slow[0]:.1f} s" if slow else ""
             lines.append(f"  {name:<26} {t.get('blank', float('nan')):7.1f}  "
-                         f"{t.get('solved', float('nan')):7.1f}")
+                         f"{t.get('solved', float('nan')):7.1f}   {slow}")
         lines.append(f"  {'total':<26} {total:7.1f}")
         capture = request.config.pluginmanager.getplugin("capturemanager")
         reporter = request.config.pluginmanager.getplugin("terminalreporter")
@@ -262,7 +280,11 @@ if pytest is not None:
         if not _selected(nb_path):
             pytest.skip("not in CBR_EDU_NB_ONLY")
         run, seconds, n_ex = execute(nb_path, solved)
-        _TIMINGS.setdefault(nb_path.stem, {})["solved" if solved else "blank"] = seconds
+        mode = "solved" if solved else "blank"
+        _TIMINGS.setdefault(nb_path.stem, {})[mode] = seconds
+        slow = cell_seconds(run)[:1]
+        if slow:
+            _SLOWEST.setdefault(nb_path.stem, {})[mode] = slow[0]
         want = "Correct" if solved else "Not attempted yet"
         seen = sum(text.startswith(want) for cell in run.cells for text in _text_outputs(cell))
         assert seen >= n_ex, (f"{nb_path.name}: {n_ex} exercises but only {seen} checks "
