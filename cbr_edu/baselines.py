@@ -179,12 +179,16 @@ def _index_writer(model):
         stored, retrieval.index_embeddings)
     ids, counts = aggregation.weights
     n_classes = int(counts.shape[0])
+    current = {"ids": np.asarray(ids)}
 
     def write(normalised_index, class_ids):
         kernel.assign(np.ascontiguousarray(normalised_index if rows else normalised_index.T,
                                            dtype=stored.dtype))
-        ids.assign(np.asarray(class_ids, ids.dtype))
-        counts.assign(np.bincount(class_ids, minlength=n_classes).astype(counts.dtype))
+        class_ids = np.asarray(class_ids, current["ids"].dtype)
+        if not np.array_equal(class_ids, current["ids"]):  # episodes often share the layout
+            ids.assign(class_ids)
+            counts.assign(np.bincount(class_ids, minlength=n_classes).astype(counts.dtype))
+            current["ids"] = class_ids
 
     return write
 
@@ -601,6 +605,8 @@ class FineTunedTop(_Method):
                 if not any(v is w for w in head.trainable_variables)]
         opt_body = keras.optimizers.AdamW(self.learning_rate, weight_decay=1e-4)
         opt_head = keras.optimizers.AdamW(self.head_learning_rate, weight_decay=1e-4)
+        opt_body.build(body)
+        opt_head.build(head.trainable_variables)
         loss_fn = keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=0.1)
         model = self.model_
 

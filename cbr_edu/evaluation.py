@@ -325,27 +325,31 @@ def evaluate(methods, embeddings, labels, ways=5, shots=(1, 5), queries=15, epis
     bar = None
     if progress:
         from tqdm.auto import tqdm
-        bar = tqdm(total=len(shot_list) * episodes, unit="episode", desc="episodes")
+        bar = tqdm(total=len(shot_list) * episodes * len(methods), unit="fit",
+                   desc="episodes x methods")
     for k in shot_list:
         eps = sample_episodes(labels, ways, k, queries, episodes, seed)
         stats = {n: {"acc": [], "build": [], "predict": [], "size": []} for n in names}
-        for ep in eps:
-            Xs, ys = embeddings[ep.support], labels[ep.support]
-            Xq, yq = embeddings[ep.query], labels[ep.query]
-            for name, method in zip(names, methods):
+        # one method at a time over all episodes: a method's timings are not disturbed
+        # by the previous method's work (e.g. TensorFlow's worker threads still spinning
+        # after a training step); methods are deterministic, so the numbers are the same
+        for name, method in zip(names, methods):
+            s = stats[name]
+            for ep in eps:
+                Xs, ys = embeddings[ep.support], labels[ep.support]
+                Xq, yq = embeddings[ep.query], labels[ep.query]
                 kw_fit = _fit_kwargs(method, images, ep.support)
                 kw_query = _fit_kwargs(method, images, ep.query)
                 if kw_query and hasattr(method, "prepare"):
                     method.prepare(**kw_query)   # e.g. trunk features: like embeddings
                 _, t_fit = timed(method.fit, Xs, ys, **kw_fit)
                 pred, t_pred = timed(method.predict, Xq, **kw_query)
-                s = stats[name]
                 s["acc"].append(float(np.mean(pred == yq)))
                 s["build"].append(t_fit)
                 s["predict"].append(t_pred / len(yq))
                 s["size"].append(method.size_bytes())
-            if bar is not None:
-                bar.update()
+                if bar is not None:
+                    bar.update()
         for name, method in zip(names, methods):
             s = stats[name]
             acc = np.asarray(s["acc"])

@@ -272,3 +272,10 @@ def test_cbr_reused_model_scores_like_a_fresh_one(aggregation):
     np.testing.assert_allclose(m.decision_function(Xq), fresh.decision_function(Xq),
                                atol=1e-6)
     assert m.classes_.tolist() == [3, 5, 7, 9]
+    # same shape, different class layout (3 + 1 + 2 + 2 instances)
+    yc = np.array([3, 3, 3, 5, 7, 7, 9, 9])
+    m.fit(Xb, yc)
+    assert m.model_ is first_model
+    fresh = CbRClassifier(aggregation=aggregation, k=2).fit(Xb, yc)
+    np.testing.assert_allclose(m.decision_function(Xq), fresh.decision_function(Xq),
+                               atol=1e-6)
