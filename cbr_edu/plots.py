@@ -90,18 +90,17 @@ def plot_time_vs_accuracy(results, ax=None, shots=None, title=None):
     shots = shots if shots is not None else min(r["shots"] for r in rows)
     rs = [r for r in rows if r["shots"] == shots]
     styles = _styles([r["method"] for r in rs])
-    for r in rs:
+    for r in rs:  # points with equal accuracy are told apart by marker and legend
         st = styles[r["method"]]
         ax.errorbar(1000 * max(r["build_time_s"], 1e-6), 100 * r["accuracy"],
                     yerr=100 * r["ci95"], fmt=st["marker"], color=st["color"], capsize=3,
                     label=r["method"])
-        ax.annotate(r["method"], (1000 * max(r["build_time_s"], 1e-6), 100 * r["accuracy"]),
-                    textcoords="offset points", xytext=(4, 4), fontsize="x-small")
     ax.set_xscale("log")
     ax.set_xlabel("build / training time per episode (ms, log scale)")
     ax.set_ylabel("accuracy (%) ± 95 % CI")
     ax.set_title(title or f"time vs accuracy ({shots}-shot)")
     ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize="small", ncol=2)
     return ax
 
 
