@@ -50,7 +50,10 @@ Rules of thumb:
   ``____`` or raises ``NotImplementedError``, or a name that is not defined yet all
   count as *not attempted* — no crash, no red.
 * Context the check needs from the notebook (not part of the answer) can be read
-  with ``self.lookup("name", default)``.
+  with ``self.lookup("name", default)``. A question whose check or ``solution_code``
+  only makes sense inside its notebook (it reads names the notebook defines) sets
+  ``needs_notebook = True``: ``tests/test_exercises.py`` then skips the fresh-namespace
+  solution tests, and the notebook harness (solutions filled in) is its test.
 
 Strict mode (used by the test harness): environment variable
 ``CBR_EDU_STRICT_CHECKS`` — ``1`` / ``solved``: ``check()`` raises
@@ -233,6 +236,7 @@ class Question:
         Code for the blank cell that makes the check pass.
     _title : str, optional
     _correct_message : str, optional — shown after "Correct"
+    needs_notebook : bool — True when the check/solution read names only the notebook defines
     """
 
     _var = ()
@@ -241,6 +245,7 @@ class Question:
     solution_code = ""
     _title = ""
     _correct_message = ""
+    needs_notebook = False
 
     def __init__(self):
         self._next_hint = 0
