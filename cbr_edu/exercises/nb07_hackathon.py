@@ -283,6 +283,7 @@ def format_scorecard(items):
 
 class Checklist(Question):
     _var = ()
+    needs_notebook = True  # reads names only the notebook defines
     _title = "Hackathon checklist"
     _hints = [
         "Work through the steps in order: albums → classifier → held-out accuracy → "
@@ -314,6 +315,7 @@ def _album_classes(root):
 
 class AlbumStep(Question):
     _var = "ALBUM_DIR"
+    needs_notebook = True  # reads names only the notebook defines
     _title = "Step 1: your albums"
     _hints = [
         "An album folder holds one sub-folder per class: `ALBUM_DIR/<class>/<photos>`.",
@@ -340,6 +342,7 @@ class AlbumStep(Question):
 
 class ClassifierStep(Question):
     _var = "CLASSIFIER"
+    needs_notebook = True  # reads names only the notebook defines
     _title = "Step 2: build the classifier"
     _hints = [
         "`cbr_edu.CbRClassifier(embedder=EMBEDDER)` then `.fit(INDEX_IMAGES, INDEX_LABELS)`.",
@@ -360,6 +363,7 @@ class ClassifierStep(Question):
 
 class AccuracyStep(Question):
     _var = "HELD_OUT_ACCURACY"
+    needs_notebook = True  # reads names only the notebook defines
     _title = "Step 3: held-out accuracy"
     _hints = [
         "`CLASSIFIER.predict(TEST_IMAGES)` gives one label per test photo.",
@@ -380,6 +384,7 @@ class AccuracyStep(Question):
 
 class ExportStep(Question):
     _var = "TFLITE_PATH"
+    needs_notebook = True  # reads names only the notebook defines
     _title = "Step 4: export for the phone"
     _hints = [
         "`cbr_edu.export_tflite(CLASSIFIER, OUT / 'model.tflite')` writes the model "
