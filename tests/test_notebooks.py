@@ -190,7 +190,8 @@ def _failed_cell(nb):
 
 
 def _short(exc, limit=4000):
-    text = str(exc)
+    import re
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc))  # drop the traceback's colour codes
     return text if len(text) <= limit else text[:limit] + "\n…"
 
 
