@@ -40,7 +40,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
+import tempfile  # noqa: F401  (used by the Examples)
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,11 +48,17 @@ from typing import Sequence
 
 import numpy as np
 
+from .atomic import atomic_write_bytes
 __all__ = ["EmbeddingCache", "CacheInfo", "cache_root", "content_hash"]
 
 ENV_VAR = "CBR_EDU_CACHE_DIR"
 _MAGIC = b"CBR-EDU-EMB 1\n"
 _SUFFIX = ".emb"
+
+
+def _is_temporary(name):
+    """A half-written entry left by an interrupted atomic write."""
+    return name.startswith(".") and name.endswith(".tmp") and (_SUFFIX + ".") in name
 
 
 def cache_root() -> Path:
@@ -213,18 +219,12 @@ class EmbeddingCache:
         data = body + hashlib.sha256(body).digest()
         path = self._path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=_SUFFIX, dir=path.parent)
         try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-            os.replace(tmp, path)
+            atomic_write_bytes(path, data, fsync=False)
         except OSError:
             # Another process may hold the file (Windows) or the disk is full:
             # the entry is simply recomputed next time.
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
+            pass
 
     # ------------------------------------------------------------------ API
     def get_or_compute(self, embedder, images: Sequence, batch_size: int = 32,
@@ -355,7 +355,7 @@ class EmbeddingCache:
         for p in self._entry_files(include_temporary=True):
             try:
                 p.unlink()
-                removed += not p.name.startswith(".tmp-")
+                removed += not _is_temporary(p.name)
             except OSError:
                 pass
         for shard in self._shards():
@@ -376,12 +376,14 @@ class EmbeddingCache:
         out = []
         for shard in self._shards():
             for p in shard.iterdir():
+                if _is_temporary(p.name):
+                    if include_temporary:
+                        out.append(p)
+                    continue
                 if not p.name.endswith(_SUFFIX):
                     continue
                 stem = p.name[: -len(_SUFFIX)]
                 if len(stem) == 64 and stem.startswith(shard.name) and all(
                         c in "0123456789abcdef" for c in stem):
-                    out.append(p)
-                elif include_temporary and p.name.startswith(".tmp-"):
                     out.append(p)
         return out

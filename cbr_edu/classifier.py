@@ -18,8 +18,6 @@ Example
 """
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import keras
@@ -28,6 +26,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.exceptions import NotFittedError
 from sklearn.utils.extmath import softmax
 
+from .atomic import atomic_output
 from .layers import AGGREGATIONS
 from .model import build_cbr_model, check_index
 from .similarity import l2_normalize
@@ -184,15 +183,9 @@ class CbRClassifier(ClassifierMixin, BaseEstimator):
                     "temperature": self.temperature, "batch_size": self.batch_size,
                     "embedder": _embedder_spec(self.embedder_), "labels": labels}
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                np.savez(f, embeddings=self.index_embeddings_,
-                         settings=np.array(json.dumps(settings)))
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with atomic_output(path) as f:
+            np.savez(f, embeddings=self.index_embeddings_,
+                     settings=np.array(json.dumps(settings)))
         return path
 
     @classmethod

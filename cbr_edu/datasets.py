@@ -31,10 +31,8 @@ import io
 import os
 import re
 import shutil
-import socket
 import tarfile
 import tempfile
-import threading
 import time
 import urllib.parse
 import urllib.request
@@ -45,6 +43,8 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
+
+from .network import can_connect
 
 __all__ = [
     "Dataset", "DatasetInfo", "RegistryError", "DatasetUnavailableError",
@@ -623,21 +623,8 @@ def _network_available(url: str, timeout: float = NETWORK_TIMEOUT) -> bool:
     parts = urllib.parse.urlparse(url)
     if parts.scheme == "file":
         return True
-    host = parts.hostname
     port = parts.port or (443 if parts.scheme == "https" else 80)
-    result = []
-
-    def probe():
-        try:
-            with socket.create_connection((host, port), timeout=timeout):
-                result.append(True)
-        except OSError:
-            result.append(False)
-
-    t = threading.Thread(target=probe, daemon=True)
-    t.start()
-    t.join(timeout + 0.5)
-    return bool(result and result[0])
+    return can_connect(parts.hostname, port, timeout)
 
 
 def _offline_names() -> list:

@@ -42,13 +42,12 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from .atomic import atomic_output
 from .baselines import method_names
 
 __all__ = ["Episode", "sample_episodes", "auto_queries", "ci95", "evaluate", "Results",
@@ -219,14 +218,8 @@ class Results:
         """Write :meth:`to_dict` to ``path`` (atomically); returns the path."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w") as f:
-                json.dump(self.to_dict(), f, indent=1)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with atomic_output(path, "w") as f:
+            json.dump(self.to_dict(), f, indent=1)
         return path
 
     def to_pandas(self):

@@ -51,13 +51,14 @@ import hashlib
 import json
 import os
 import sys
-import tempfile
 import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+from .atomic import atomic_write_bytes
 
 __all__ = ["export_tflite", "ExportResult", "LiteRTClassifier", "run_tflite",
            "read_labels", "read_metadata", "count_ops", "quantize_rows"]
@@ -246,7 +247,7 @@ def _convert_stem(stem):
     data = converter.convert()
     try:
         cache_file.parent.mkdir(parents=True, exist_ok=True)
-        _atomic_write(cache_file, data)
+        atomic_write_bytes(cache_file, data)
     except OSError:  # a read-only cache is not an error
         pass
     return data, False
@@ -540,20 +541,6 @@ def _add_metadata(model, metadata):
 
 # --------------------------------------------------------------------------- files
 
-def _atomic_write(path, data):
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _check_labels(names):
     for name in names:
         if not name or "\n" in name or "\r" in name:
@@ -684,9 +671,9 @@ def export_tflite(model_or_classifier, path, quantize=None, overwrite=False, lab
     flat = _pack(model)
     data = zip_associated_files(flat, {_LABELS_IN_MODEL: label_text})
 
-    _atomic_write(path, data)
+    atomic_write_bytes(path, data)
     if side is not None and (not side.exists() or side.read_bytes() != label_text):
-        _atomic_write(side, label_text)
+        atomic_write_bytes(side, label_text)
     input_shape = ((1, *parts.image_size, 3) if image else (1, d))
     return ExportResult(path=path, labels_path=side, input="image" if image else "embedding",
                         input_shape=input_shape, num_classes=len(parts.class_names),

@@ -34,13 +34,13 @@ from __future__ import annotations
 
 import hashlib
 import os
-import socket
-import tempfile
-import threading
 import warnings
 from pathlib import Path
 
 import numpy as np
+
+from ..atomic import atomic_write_bytes  # noqa: F401  (re-exported for the embedders)
+from ..network import can_connect
 
 __all__ = ["Embedder", "cache_dir", "network_available", "atomic_write_bytes",
            "OfflineError"]
@@ -61,41 +61,13 @@ def cache_dir(*parts) -> Path:
     return path
 
 
-def atomic_write_bytes(path, data: bytes) -> None:
-    """Write ``data`` to ``path`` via a temporary file and an atomic rename."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def network_available(host: str = "www.kaggle.com", port: int = 443,
                       timeout: float = 2.0) -> bool:
     """True if a TCP connection to ``host:port`` opens within ``timeout`` seconds.
 
-    Name resolution runs in a daemon thread so a broken resolver cannot hang
-    the caller. Tests monkeypatch this function to simulate offline/online.
+    Tests monkeypatch this function to simulate offline/online.
     """
-    result = []
-
-    def probe():
-        try:
-            with socket.create_connection((host, port), timeout=timeout):
-                result.append(True)
-        except OSError:
-            result.append(False)
-
-    thread = threading.Thread(target=probe, daemon=True)
-    thread.start()
-    thread.join(timeout + 0.5)
-    return bool(result and result[0])
+    return can_connect(host, port, timeout)
 
 
 def hash_files(paths) -> str:
