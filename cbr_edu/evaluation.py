@@ -52,7 +52,7 @@ from .baselines import method_names
 
 __all__ = ["Episode", "sample_episodes", "auto_queries", "ci95", "evaluate", "Results",
            "embed_images", "predictions", "calibrate_threshold", "rejection_metrics",
-           "evaluate_open_set", "OpenSetResult"]
+           "evaluate_open_set", "open_set_scores", "OpenSetResult"]
 
 
 # ------------------------------------------------------------------------ episodes
@@ -483,8 +483,22 @@ class OpenSetResult:
                 f"(closed set {100 * self.closed_set_accuracy:.1f} %)")
 
 
-def _open_set_scores(embeddings, labels, ways, shots, queries, episodes, seed, stream,
-                     aggregation, k):
+def open_set_scores(embeddings, labels, ways, shots, queries, episodes, seed, stream=0,
+                    aggregation="max", k=3):
+    """Best CbR class score of known-class and of unknown-class queries, per episode.
+
+    Each episode picks ``ways`` known classes (a support set of ``shots`` each, and
+    ``queries`` known queries each) and up to ``ways`` other classes as unknown
+    queries. ``stream`` separates independent sets of episodes (calibration vs
+    test) drawn with one seed. Returns ``(known_scores, unknown_scores,
+    known_correct)``: a threshold between the two score histograms rejects
+    "none of my classes".
+
+    >>> X = np.eye(6)[np.repeat(np.arange(6), 4)]
+    >>> known, unknown, correct = open_set_scores(X, np.repeat(np.arange(6), 4), 2, 1, 2, 3, 0)
+    >>> bool(known.min() > unknown.max()), bool(correct.all())
+    (True, True)
+    """
     from .baselines import CbR
     classes, members = _class_index(labels)
     if len(classes) < ways + 1:
@@ -528,9 +542,9 @@ def evaluate_open_set(embeddings, labels, ways=5, shots=1, queries=10, episodes=
     """
     embeddings, labels = np.asarray(embeddings, np.float32), np.asarray(labels)
     args = (embeddings, labels, ways, shots, queries, episodes, seed)
-    cal_k, cal_u, _ = _open_set_scores(*args, 1, aggregation, k)
+    cal_k, cal_u, _ = open_set_scores(*args, 1, aggregation, k)
     threshold, cal = calibrate_threshold(cal_k, cal_u, target_precision)
-    test_k, test_u, correct = _open_set_scores(*args, 2, aggregation, k)
+    test_k, test_u, correct = open_set_scores(*args, 2, aggregation, k)
     test = rejection_metrics(test_k, test_u, threshold)
     accepted = test_k >= threshold
     rule = "max F1" if target_precision is None else f"precision ≥ {target_precision}"
