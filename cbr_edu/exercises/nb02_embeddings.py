@@ -100,15 +100,19 @@ def one_nn_accuracy(train_x, train_y, test_x, test_y):
     def _check(self, fn):
         rng = np.random.default_rng(self.seed)
         n_classes, dim = 4, 8
-        centres = rng.normal(size=(n_classes, dim)) * 1.2
         train_y = np.repeat(np.arange(n_classes), 3)
-        test_y = rng.integers(0, n_classes, size=30)
-        train_x = (centres[train_y] + rng.normal(size=(len(train_y), dim))) * \
-            rng.uniform(0.3, 4, size=(len(train_y), 1))
-        test_x = (centres[test_y] + rng.normal(size=(len(test_y), dim))) * \
-            rng.uniform(0.3, 4, size=(len(test_y), 1))
-        sims = _unit(test_x) @ _unit(train_x).T
-        want = float(np.mean(train_y[sims.argmax(axis=1)] == test_y))
+        while True:  # a case where each typical mistake gives a different number
+            centres = rng.normal(size=(n_classes, dim)) * 1.2
+            test_y = rng.integers(0, n_classes, size=30)
+            train_x = (centres[train_y] + rng.normal(size=(len(train_y), dim))) * \
+                rng.uniform(0.3, 4, size=(len(train_y), 1))
+            test_x = (centres[test_y] + rng.normal(size=(len(test_y), dim))) * \
+                rng.uniform(0.3, 4, size=(len(test_y), 1))
+            sims = _unit(test_x) @ _unit(train_x).T
+            want = float(np.mean(train_y[sims.argmax(axis=1)] == test_y))
+            least = float(np.mean(train_y[sims.argmin(axis=1)] == test_y))
+            if len({round(v, 6) for v in (want, 1 - want, least, 100 * want)}) == 4:
+                break
         what = "one_nn_accuracy(train_x, train_y, test_x, test_y)"
         got = self.as_array(self.call(fn, train_x, train_y, test_x, test_y, what=what), what)
         if got.size != 1:
@@ -118,8 +122,7 @@ def one_nn_accuracy(train_x, train_y, test_x, test_y):
             raise Wrong("that looks like a percentage; return a fraction between 0 and 1.")
         if np.isclose(got, 1 - want) and not np.isclose(want, 0.5):
             raise Wrong("that is the error rate; return the fraction predicted *correctly*.")
-        if np.isclose(got, np.mean(train_y[sims.argmin(axis=1)] == test_y)) and \
-                not np.isclose(got, want):
+        if np.isclose(got, least):
             raise Wrong("you used the *least* similar train item; use the most similar "
                         "(argmax of cosine).")
         if got > 1.0 or got < 0.0:

@@ -173,7 +173,8 @@ def aggregate_topk_mean(scores, class_ids, num_classes, k):
         rng = np.random.default_rng(self.seed)
         what = "aggregate_topk_mean(scores, class_ids, num_classes, k)"
         for k in (3, 2, 1):
-            num_classes = int(rng.integers(3, 5))
+            # more classes than k, so a top-k taken over all instances leaves a class out
+            num_classes = int(rng.integers(4, 6))
             scores, ids = _random_case(rng, num_classes=num_classes, batch=3,
                                        min_per_class=1, max_per_class=6)
             got = self.as_array(self.call(aggregate_topk_mean, scores.copy(), ids.copy(),
@@ -187,6 +188,16 @@ def aggregate_topk_mean(scores, class_ids, num_classes, k):
             msg = _diagnose(got, scores, ids, num_classes, "topk_mean", k, f"with k={k}")
             if msg:
                 raise Wrong(msg)
+            # the specific mistakes compare every entry, so they are tried first
+            smallest = reference_aggregate(-scores, ids, num_classes, "topk_mean", k) * -1
+            if np.allclose(got, smallest, atol=1e-6):
+                raise Wrong(f"with k={k}: you averaged each class's k *smallest* scores. "
+                            "Sort descending (`[:, ::-1]`) before keeping the first k.")
+            counts = np.bincount(ids, minlength=num_classes)
+            over_k = want * np.minimum(counts, k) / k
+            if np.allclose(got, over_k, atol=1e-6):
+                raise Wrong(f"with k={k}: classes with fewer than k instances are divided by "
+                            "k. Average over the scores you actually kept (`.mean`).")
             # top-k over all instances, then grouped by class
             top = np.argsort(-scores, axis=1)[:, :k]
             glob = np.full_like(want, np.nan)
@@ -200,15 +211,6 @@ def aggregate_topk_mean(scores, class_ids, num_classes, k):
                 raise Wrong(f"with k={k}: it looks like you took the k best scores over *all* "
                             "instances and then grouped them by class. Take the top k "
                             "*within* each class instead: every class gets a score.")
-            smallest = reference_aggregate(-scores, ids, num_classes, "topk_mean", k) * -1
-            if np.allclose(got, smallest, atol=1e-6):
-                raise Wrong(f"with k={k}: you averaged each class's k *smallest* scores. "
-                            "Sort descending (`[:, ::-1]`) before keeping the first k.")
-            counts = np.bincount(ids, minlength=num_classes)
-            over_k = want * np.minimum(counts, k) / k
-            if np.allclose(got, over_k, atol=1e-6):
-                raise Wrong(f"with k={k}: classes with fewer than k instances are divided by "
-                            "k. Average over the scores you actually kept (`.mean`).")
             raise Wrong(f"with k={k}: some class scores differ from the mean of that class's "
                         "k best instance scores.")
 

@@ -99,7 +99,8 @@ def top_k(scores, class_names, k=3):
             names = [f"class_{c}" for c in "ABCDEFGH"[:n]]
             perm = rng.permutation(n)
             names = [names[i] for i in perm]
-            scores = rng.uniform(-0.2, 1.0, size=n).round(4)
+            # distinct scores: with a tie, two orders would both be right
+            scores = rng.choice(np.arange(-200, 1001), size=n, replace=False) / 1000
             got = self.call(top_k, scores.copy(), list(names), k,
                             what="top_k(scores, class_names, k)")
             want = reference_top_k(scores, names, k)
