@@ -165,29 +165,21 @@ class CbR(_Method):
 def _index_writer(model):
     """A function writing a new index into a CbR model of the same shape.
 
-    It writes what ``build_cbr_model`` would store: the L2-normalised index in the
-    retrieval layer (as rows, or transposed like a Dense kernel — the stored layout
-    is detected once), each instance's class id and each class's count in the
-    aggregation layer. Tests compare the result with a freshly built model.
+    It stores what ``build_cbr_model`` would: the index in the retrieval layer,
+    each instance's class in the aggregation layer (skipped when the class
+    layout is unchanged, as it often is from one episode to the next). Tests
+    compare the result with a freshly built model.
     """
     from .layers import AggregationLayer, RetrievalLayer
     retrieval = next(x for x in model.layers if isinstance(x, RetrievalLayer))
     aggregation = next(x for x in model.layers if isinstance(x, AggregationLayer))
-    (kernel,) = retrieval.weights
-    stored = np.asarray(kernel)
-    rows = stored.shape == retrieval.index_embeddings.shape and np.array_equal(
-        stored, retrieval.index_embeddings)
-    ids, counts = aggregation.weights
-    n_classes = int(counts.shape[0])
-    current = {"ids": np.asarray(ids)}
+    current = {"ids": None}
 
-    def write(normalised_index, class_ids):
-        kernel.assign(np.ascontiguousarray(normalised_index if rows else normalised_index.T,
-                                           dtype=stored.dtype))
-        class_ids = np.asarray(class_ids, current["ids"].dtype)
-        if not np.array_equal(class_ids, current["ids"]):  # episodes often share the layout
-            ids.assign(class_ids)
-            counts.assign(np.bincount(class_ids, minlength=n_classes).astype(counts.dtype))
+    def write(index, class_ids):
+        retrieval.set_index(index)
+        class_ids = np.asarray(class_ids)
+        if current["ids"] is None or not np.array_equal(class_ids, current["ids"]):
+            aggregation.set_class_ids(class_ids)
             current["ids"] = class_ids
 
     return write

@@ -63,12 +63,7 @@ class RetrievalLayer(keras.layers.Layer):
         kwargs.setdefault("trainable", False)
         super().__init__(**kwargs)
         if index_embeddings is not None:
-            index = np.asarray(index_embeddings, dtype=np.float32)
-            if index.ndim != 2:
-                raise ValueError(
-                    f"index_embeddings must be a matrix (num_instances, dim), got shape {index.shape}")
-            if not np.all(np.isfinite(index)):
-                raise ValueError("index_embeddings contain NaN or inf; check the embedder output")
+            index = _as_index(index_embeddings)
             num_instances, dim = index.shape
         if num_instances is None or dim is None:
             raise ValueError("give index_embeddings, or both num_instances and dim")
@@ -96,6 +91,24 @@ class RetrievalLayer(keras.layers.Layer):
 
     def compute_output_shape(self, input_shape):
         return (*input_shape[:-1], self.num_instances)
+
+    def set_index(self, index_embeddings):
+        """Replace the index with new embeddings of the same shape, in place.
+
+        A model holding this layer keeps its compiled graph: only the weights change.
+
+        >>> layer = RetrievalLayer(np.eye(2))
+        >>> layer.set_index([[0.0, 2.0], [3.0, 0.0]])
+        >>> layer.index_embeddings
+        array([[0., 1.],
+               [1., 0.]], dtype=float32)
+        """
+        index = _as_index(index_embeddings)
+        if index.shape != (self.num_instances, self.dim):
+            raise ValueError(
+                f"this layer holds {self.num_instances} x {self.dim} embeddings, got "
+                f"{index.shape[0]} x {index.shape[1]}; build a new layer for another size")
+        self.kernel.assign(l2_normalize(index).astype(np.float32))
 
     @property
     def index_embeddings(self):
@@ -138,20 +151,11 @@ class AggregationLayer(keras.layers.Layer):
             raise ValueError(f"unknown aggregation {method!r}; choose one of {AGGREGATIONS}")
         if method == "topk_mean" and (not isinstance(k, (int, np.integer)) or k < 1):
             raise ValueError(f"topk_mean needs a whole number k >= 1, got k={k!r}")
-        counts = None
         if class_ids is not None:
             ids = np.asarray(class_ids)
-            if ids.ndim != 1 or not np.issubdtype(ids.dtype, np.integer):
-                raise ValueError("class_ids must be a 1-D sequence of integer class indices")
-            if num_classes is None:
-                num_classes = int(ids.max()) + 1 if ids.size else 0
-            if ids.size and (ids.min() < 0 or ids.max() >= num_classes):
-                raise ValueError(f"class_ids must lie in [0, {num_classes})")
-            counts = np.bincount(ids, minlength=num_classes)
-            empty = np.flatnonzero(counts == 0)
-            if empty.size:
-                which = [class_names[i] for i in empty[:5]] if class_names else empty[:5].tolist()
-                raise ValueError(f"every class needs at least one index instance; empty: {which}")
+            if num_classes is None and ids.size and np.issubdtype(ids.dtype, np.integer):
+                num_classes = int(ids.max()) + 1
+            ids, counts = _class_layout(ids, num_classes, class_names)
             num_instances = ids.size
         if num_classes is None or num_instances is None:
             raise ValueError("give class_ids, or both num_instances and num_classes")
@@ -169,9 +173,23 @@ class AggregationLayer(keras.layers.Layer):
         self.class_counts = self.add_weight(
             name="class_counts", shape=(self.num_classes,), dtype="float32",
             initializer="ones", trainable=False)
-        if counts is not None:
-            self.class_ids.assign(ids.astype(np.int32))
-            self.class_counts.assign(counts.astype(np.float32))
+        if class_ids is not None:
+            self.set_class_ids(ids)
+
+    def set_class_ids(self, class_ids):
+        """Give the instances new classes (same number of instances and classes), in place.
+
+        >>> layer = AggregationLayer([0, 1, 1], num_classes=2)
+        >>> layer.set_class_ids([1, 1, 0])
+        >>> keras.ops.convert_to_numpy(layer(np.array([[0.2, 0.6, 0.5]], "float32")))
+        array([[0.5, 0.6]], dtype=float32)
+        """
+        ids, counts = _class_layout(np.asarray(class_ids), self.num_classes, self.class_names)
+        if ids.size != self.num_instances:
+            raise ValueError(f"this layer aggregates {self.num_instances} instances, got "
+                             f"{ids.size} class ids; build a new layer for another size")
+        self.class_ids.assign(ids.astype(np.int32))
+        self.class_counts.assign(counts.astype(np.float32))
 
     def build(self, input_shape):
         if input_shape[-1] is not None and input_shape[-1] != self.num_instances:
@@ -219,3 +237,29 @@ class AggregationLayer(keras.layers.Layer):
         return {**super().get_config(), "num_classes": self.num_classes,
                 "num_instances": self.num_instances, "method": self.method,
                 "k": self.k, "class_names": self.class_names}
+
+
+def _as_index(index_embeddings):
+    index = np.asarray(index_embeddings, dtype=np.float32)
+    if index.ndim != 2:
+        raise ValueError(
+            f"index_embeddings must be a matrix (num_instances, dim), got shape {index.shape}")
+    if not np.all(np.isfinite(index)):
+        raise ValueError("index_embeddings contain NaN or inf; check the embedder output")
+    return index
+
+
+def _class_layout(ids, num_classes, class_names=None):
+    """Validated class ids and the number of instances of each class."""
+    if ids.ndim != 1 or not np.issubdtype(ids.dtype, np.integer):
+        raise ValueError("class_ids must be a 1-D sequence of integer class indices")
+    if num_classes is None:
+        raise ValueError("give num_classes (there are no class ids to count them from)")
+    if ids.size and (ids.min() < 0 or ids.max() >= num_classes):
+        raise ValueError(f"class_ids must lie in [0, {num_classes})")
+    counts = np.bincount(ids, minlength=num_classes)
+    empty = np.flatnonzero(counts == 0)
+    if empty.size:
+        which = [class_names[i] for i in empty[:5]] if class_names else empty[:5].tolist()
+        raise ValueError(f"every class needs at least one index instance; empty: {which}")
+    return ids, counts
