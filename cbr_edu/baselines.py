@@ -170,9 +170,8 @@ def _index_writer(model):
     layout is unchanged, as it often is from one episode to the next). Tests
     compare the result with a freshly built model.
     """
-    from .layers import AggregationLayer, RetrievalLayer
-    retrieval = next(x for x in model.layers if isinstance(x, RetrievalLayer))
-    aggregation = next(x for x in model.layers if isinstance(x, AggregationLayer))
+    from .model import cbr_layers
+    retrieval, aggregation = cbr_layers(model)
     current = {"ids": None}
 
     def write(index, class_ids):

@@ -177,13 +177,8 @@ def _parts_from_classifier(clf):
 
 def _parts_from_keras(model):
     import keras
-    from .layers import AggregationLayer, RetrievalLayer
-    retrieval = [l for l in model.layers if isinstance(l, RetrievalLayer)]
-    aggregation = [l for l in model.layers if isinstance(l, AggregationLayer)]
-    if len(retrieval) != 1 or len(aggregation) != 1:
-        raise ValueError(f"model {model.name!r} is not a CbR model: it needs exactly one "
-                         "RetrievalLayer and one AggregationLayer (see build_cbr_model)")
-    retrieval, aggregation = retrieval[0], aggregation[0]
+    from .model import cbr_layers
+    retrieval, aggregation = cbr_layers(model)
     index = np.ascontiguousarray(retrieval.index_embeddings, dtype=np.float32)  # (N, dim)
     class_ids = keras.ops.convert_to_numpy(aggregation.class_ids).astype(np.int32)
     names = aggregation.class_names or [str(i) for i in range(aggregation.num_classes)]

@@ -23,7 +23,7 @@ import numpy as np
 
 from .layers import AggregationLayer, RetrievalLayer
 
-__all__ = ["build_cbr_model", "class_names", "check_index"]
+__all__ = ["build_cbr_model", "class_names", "cbr_layers", "check_index"]
 
 
 def check_index(embeddings, labels):
@@ -111,3 +111,18 @@ def class_names(model):
         if isinstance(layer, AggregationLayer):
             return list(layer.class_names or range(layer.num_classes))
     raise ValueError(f"model {model.name!r} has no AggregationLayer; is it a CbR model?")
+
+
+def cbr_layers(model):
+    """The ``(RetrievalLayer, AggregationLayer)`` pair of a CbR model.
+
+    >>> retrieval, aggregation = cbr_layers(build_cbr_model(np.eye(2), ["a", "b"]))
+    >>> retrieval.num_instances, aggregation.num_classes
+    (2, 2)
+    """
+    retrieval = [layer for layer in model.layers if isinstance(layer, RetrievalLayer)]
+    aggregation = [layer for layer in model.layers if isinstance(layer, AggregationLayer)]
+    if len(retrieval) != 1 or len(aggregation) != 1:
+        raise ValueError(f"model {model.name!r} is not a CbR model: it needs exactly one "
+                         "RetrievalLayer and one AggregationLayer (see build_cbr_model)")
+    return retrieval[0], aggregation[0]
