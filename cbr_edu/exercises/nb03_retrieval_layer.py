@@ -7,13 +7,10 @@ Incorrect: ...
 
 import numpy as np
 
+from ..similarity import l2_normalize as _unit
 from ._core import Question, Wrong
 
 __all__ = ["q1", "q2", "q3"]
-
-
-def _unit(x):
-    return x / np.linalg.norm(x, axis=-1, keepdims=True)
 
 
 def _data(seed, n_queries=5, n_index=7, dim=6):

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..similarity import cosine
 from ._core import Question, Wrong
 
 __all__ = ["q1", "q2", "q3", "q4", "reference_aggregate"]
@@ -216,9 +217,7 @@ def aggregate_topk_mean(scores, class_ids, num_classes, k):
 
 
 def _reference_cbr(index, class_ids, num_classes, queries, method):
-    def unit(x):
-        return x / np.linalg.norm(x, axis=1, keepdims=True)
-    return reference_aggregate(unit(queries) @ unit(index).T, class_ids, num_classes, method, 3)
+    return reference_aggregate(cosine(queries, index), class_ids, num_classes, method, 3)
 
 
 class AssembleModel(Question):
