@@ -748,15 +748,6 @@ def _interpreter(path, num_threads=None):
     return Interpreter(model_path=str(path), num_threads=num_threads)
 
 
-def _resize_image(img, size):
-    """(H, W, 3) uint8 -> ``size`` (H, W): whole image, bilinear with antialiasing."""
-    from PIL import Image
-    h, w = size
-    if img.shape[:2] == (h, w):
-        return img
-    return np.asarray(Image.fromarray(img).resize((w, h), Image.Resampling.BILINEAR))
-
-
 class LiteRTClassifier:
     """Run an exported CbR ``.tflite`` model with ``ai_edge_litert``.
 
@@ -806,18 +797,8 @@ class LiteRTClassifier:
             if x.ndim != 2 or x.shape[1] != self.dim:
                 raise ValueError(f"expected embeddings of shape (n, {self.dim}), got {x.shape}")
             return x
-        from .images import read_image, to_rgb_array
-        if isinstance(items, np.ndarray) and items.ndim == 4:
-            items = list(items)
-        elif isinstance(items, (str, os.PathLike)) or (
-                isinstance(items, np.ndarray) and items.ndim == 3 and items.shape[-1] in (3, 4)):
-            items = [items]
-        out = []
-        for item in items:
-            img = read_image(item) if isinstance(item, (str, os.PathLike)) else to_rgb_array(item)
-            out.append(_resize_image(img, self.input_size))
-        return np.stack(out).astype(np.uint8) if out else \
-            np.zeros((0, *self.input_size, 3), np.uint8)
+        from .images import prepare_images
+        return prepare_images(items, self.input_size)
 
     def scores(self, items, batch_size=32):
         """Class scores ``(n, num_classes)`` for images (paths/arrays) or embeddings."""

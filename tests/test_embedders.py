@@ -104,8 +104,10 @@ def test_input_forms_agree():
     emb = load_embedder("pixels:6:rgb")
     rgb = _images(2, size=(6, 6))
     ref = emb.embed(rgb)
-    rgba = np.concatenate([rgb, np.full((2, 6, 6, 1), 7, np.uint8)], axis=-1)
-    np.testing.assert_allclose(emb.embed(rgba), ref)                    # alpha dropped
+    opaque = np.concatenate([rgb, np.full((2, 6, 6, 1), 255, np.uint8)], axis=-1)
+    np.testing.assert_allclose(emb.embed(opaque), ref)                  # opaque alpha
+    clear = np.concatenate([rgb, np.zeros((2, 6, 6, 1), np.uint8)], axis=-1)
+    np.testing.assert_allclose(emb.embed(clear), 1.0)                   # clear: white
     np.testing.assert_allclose(emb.embed(list(rgb)), ref)               # list of HWC
     np.testing.assert_allclose(emb.embed(rgb.astype(np.float64)), ref)  # float 0..255
     gray = rgb[..., 0]
@@ -133,9 +135,14 @@ def test_bad_inputs_have_clear_errors():
     with pytest.raises(ValueError, match="image 1"):
         emb.embed([np.zeros((4, 4, 3)), np.zeros((4, 4, 5))])
     with pytest.raises(ValueError, match="0..255"):
-        emb.embed([np.full((4, 4), 4000, np.uint16)])
-    with pytest.warns(UserWarning, match=r"\[0, 1\]"):
-        emb.embed(np.full((1, 4, 4, 3), 0.5))
+        emb.embed([np.full((4, 4), 4000, np.int32)])
+    with pytest.raises(ValueError, match="0..1 or 0..255"):
+        emb.embed([np.full((4, 4), -1.0)])
+    # floats in 0..1 are on the 0..1 scale; uint16 is 16-bit: one rule for both
+    np.testing.assert_allclose(emb.embed(np.full((1, 4, 4, 3), 0.5)),
+                               emb.embed(np.full((1, 4, 4, 3), 128, np.uint8)))
+    np.testing.assert_allclose(emb.embed([np.full((4, 4), 257 * 9, np.uint16)]),
+                               emb.embed([np.full((4, 4), 9, np.uint8)]))
 
 
 def test_file_paths_are_read(tmp_path, monkeypatch):

@@ -11,6 +11,7 @@ tf = pytest.importorskip("tensorflow")
 
 from cbr_edu.embedders import efficientnet_lite0 as lite0  # noqa: E402
 from cbr_edu.embedders import load_embedder  # noqa: E402
+from cbr_edu.images import prepare_images  # noqa: E402
 
 CATS = range(281, 288)  # tabby, tiger cat, Persian, Siamese, Egyptian cat, cougar, lynx
 ESPRESSO = 967
@@ -64,8 +65,8 @@ def test_imagenet_sanity(emb, photos):
 
 def test_layer_agrees_with_embed_in_a_functional_model(emb, photos):
     rng = np.random.default_rng(0)
-    x = np.stack([emb._prepare([photos["chelsea"]], 0, 1)[0],
-                  rng.uniform(0, 255, (224, 224, 3))]).astype(np.float32)
+    x = np.stack([prepare_images([photos["chelsea"]], emb.input_size).astype(np.float32)[0],
+                  rng.integers(0, 256, (224, 224, 3))]).astype(np.float32)
     inp = keras.Input((224, 224, 3))
     model = keras.Model(inp, emb.as_layer()(inp))
     np.testing.assert_allclose(model.predict(x, verbose=0), emb.embed(x), atol=1e-4)
@@ -88,7 +89,7 @@ def test_tflite_conversion_builtin_ops(emb, photos):
     conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
     it = Interpreter(model_content=conv.convert())
     it.allocate_tensors()
-    x = emb._prepare([photos["coffee"]], 0, 1)
+    x = prepare_images([photos["coffee"]], emb.input_size).astype(np.float32)
     it.set_tensor(it.get_input_details()[0]["index"], x)
     it.invoke()
     got = it.get_tensor(it.get_output_details()[0]["index"])
@@ -186,7 +187,7 @@ def test_parity_with_torch(emb, photos):
     assert list(ours) == list(sd)
     for k, v in sd.items():  # the restricted reader reads exactly what torch reads
         np.testing.assert_array_equal(ours[k], v.numpy())
-    x = np.concatenate([emb._prepare([photos["chelsea"], photos["coffee"]], 0, 2),
+    x = np.concatenate([prepare_images([photos["chelsea"], photos["coffee"]], emb.input_size).astype(np.float32),
                         np.random.default_rng(0).uniform(0, 255, (2, 224, 224, 3))
                         ]).astype(np.float32)
     with torch.no_grad():
@@ -202,5 +203,5 @@ def test_layer_survives_keras_save_and_safe_load(emb, photos, tmp_path):
     model = keras.Model(inp, emb.as_layer()(inp))
     model.save(tmp_path / "lite0_base.keras")
     again = keras.saving.load_model(tmp_path / "lite0_base.keras", safe_mode=True)
-    x = emb._prepare([photos["chelsea"]], 0, 1)
+    x = prepare_images([photos["chelsea"]], emb.input_size).astype(np.float32)
     np.testing.assert_allclose(again.predict(x, verbose=0), emb.embed(x), atol=1e-4)

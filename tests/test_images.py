@@ -12,7 +12,7 @@ import pytest
 from PIL import Image, features
 
 from cbr_edu.images import (
-    AlbumError, ImageReadError, is_hidden, load_folder, read_image, to_rgb_array,
+    AlbumError, ImageReadError, is_hidden, load_folder, read_image, to_rgb,
 )
 
 # --------------------------------------------------------------------------- helpers
@@ -228,14 +228,14 @@ def test_missing_and_folder(tmp_path):
         read_image(tmp_path)
 
 
-def test_to_rgb_array_shapes():
-    assert to_rgb_array(np.zeros((2, 2), np.uint8)).shape == (2, 2, 3)
-    assert to_rgb_array(np.ones((2, 2, 1), np.float32))[0, 0].tolist() == [255, 255, 255]
+def test_to_rgb_shapes():
+    assert to_rgb(np.zeros((2, 2), np.uint8)).shape == (2, 2, 3)
+    assert to_rgb(np.ones((2, 2, 1), np.float32))[0, 0].tolist() == [255, 255, 255]
     rgba = np.zeros((1, 1, 4), np.uint8)
-    assert to_rgb_array(rgba)[0, 0].tolist() == [255, 255, 255]
-    assert to_rgb_array(np.full((1, 1, 3), 65535, np.uint16))[0, 0].tolist() == [255] * 3
+    assert to_rgb(rgba)[0, 0].tolist() == [255, 255, 255]
+    assert to_rgb(np.full((1, 1, 3), 65535, np.uint16))[0, 0].tolist() == [255] * 3
     with pytest.raises(ValueError):
-        to_rgb_array(np.zeros((2, 2, 2)))
+        to_rgb(np.zeros((2, 2, 2)))
 
 
 def test_is_hidden():

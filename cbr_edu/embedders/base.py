@@ -11,15 +11,13 @@ An embedder turns images into fixed-length vectors. Every embedder has
 
 Images given to ``embed`` may be a 4-D array ``(n, H, W, C)``, a 3-D array of
 grayscale images ``(n, H, W)``, or a sequence whose items are arrays of any size
-(``HW``, ``HW1``, ``HW3``, ``HW4``), PIL images, or file paths (read with
-:func:`cbr_edu.images.read_image`). Values are uint8 0..255 or floats on the same
-0..255 scale. Grayscale becomes RGB (channel repeated), alpha is dropped.
-
-**Resize policy**: the *whole* image is resized (bilinear, antialiased, aspect
-ratio not kept, no crop) to ``input_size``. Inside ``as_layer()`` the model
-resizes with plain bilinear (no antialias, so it converts to TFLite builtins);
-it is the identity when the images already have ``input_size``, which is what
-``embed`` feeds it, so both paths agree.
+(``HW``, ``HW1``, ``HW3``, ``HW4``), PIL images, or file paths. They go through
+the project's one pixel policy, :func:`cbr_edu.images.prepare_images` (decode,
+colour modes, alpha, resize of the whole image to ``input_size``, uint8), so
+``embed`` sees exactly the pixels an exported ``.tflite`` gets. Inside
+``as_layer()`` the model resizes with plain bilinear (no antialias, so it
+converts to TFLite builtins); it is the identity when the images already have
+``input_size``, which is what ``embed`` feeds it, so both paths agree.
 
 Example
 -------
@@ -33,8 +31,6 @@ Example
 from __future__ import annotations
 
 import hashlib
-import os
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -81,60 +77,6 @@ def hash_files(paths) -> str:
     return h.hexdigest()
 
 
-# ----------------------------------------------------------------------------- images
-
-def _to_rgb_float(img, where) -> np.ndarray:
-    """One image -> float32 HWC RGB on the 0..255 scale."""
-    if isinstance(img, (str, os.PathLike)):
-        from cbr_edu.images import read_image  # lazy: images.py is optional at import
-        img = read_image(img)
-    arr = np.asarray(img)
-    if arr.dtype == np.bool_:
-        arr = arr.astype(np.uint8) * 255
-    if arr.ndim == 2:
-        arr = arr[..., None]
-    if arr.ndim != 3 or arr.shape[-1] not in (1, 2, 3, 4):
-        raise ValueError(f"{where}: expected an image of shape (H, W), (H, W, 1), (H, W, 3) "
-                         f"or (H, W, 4), got shape {arr.shape}")
-    if arr.shape[0] < 1 or arr.shape[1] < 1:
-        raise ValueError(f"{where}: empty image of shape {arr.shape}")
-    if not (np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)):
-        raise ValueError(f"{where}: unsupported pixel type {arr.dtype}")
-    if np.issubdtype(arr.dtype, np.integer) and arr.dtype != np.uint8:
-        if arr.size and (arr.min() < 0 or arr.max() > 255):
-            raise ValueError(f"{where}: integer pixels must be in 0..255 (got {arr.dtype} "
-                             f"values {arr.min()}..{arr.max()}); convert to uint8 first")
-    c = arr.shape[-1]
-    if c in (2, 4):  # drop alpha
-        arr = arr[..., :c - 1]
-    if arr.shape[-1] == 1:
-        arr = np.repeat(arr, 3, axis=-1)
-    return arr.astype(np.float32, copy=False)
-
-
-def _items(images):
-    """Normalise the accepted containers to (length, indexable of single images)."""
-    if isinstance(images, (str, os.PathLike)):
-        return [images]
-    if isinstance(images, np.ndarray):
-        if images.ndim == 4:
-            return images
-        if images.ndim == 3:
-            if images.shape[-1] in (3, 4):
-                raise ValueError(
-                    f"ambiguous image array of shape {images.shape}: a 3-D array is read as "
-                    "a batch of grayscale images (n, H, W). Pass one colour image as [img] "
-                    "or img[None], a batch as (n, H, W, C).")
-            return images
-        raise ValueError(f"expected images of shape (n, H, W, C) or (n, H, W), "
-                         f"got an array of shape {images.shape}")
-    try:
-        return list(images)
-    except TypeError:
-        raise TypeError(f"images must be an array, a sequence of arrays/paths, or a path; "
-                        f"got {type(images).__name__}") from None
-
-
 class Embedder:
     """Base class: subclasses set ``spec``, ``id``, ``dim``, ``input_size`` and
     implement :meth:`_build_layer` (and optionally :meth:`_embed_batch`)."""
@@ -159,6 +101,12 @@ class Embedder:
         return np.asarray(self._predict(batch))
 
     # -- public
+    @property
+    def preprocessing(self) -> str:
+        """The pixel policy the embedder's inputs go through (part of cache keys)."""
+        from ..images.prepare import POLICY_ID
+        return POLICY_ID
+
     @property
     def dim(self) -> int:
         if self._dim is None:
@@ -189,10 +137,11 @@ class Embedder:
                                  empty_dim=self.dim)
 
     def _map_batches(self, images, fn, batch_size, progress, empty_dim, desc="embedding"):
-        """Prepare ``images`` batch by batch and concatenate ``fn(batch)``."""
+        """Prepare ``images`` batch by batch (the one pixel policy) and concatenate ``fn(batch)``."""
+        from ..images import as_image_list, prepare_images
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-        items = _items(images)
+        items = as_image_list(images)
         n = len(items)
         if n == 0:
             return np.zeros((0, empty_dim), np.float32)
@@ -201,16 +150,11 @@ class Embedder:
         if show:
             from tqdm.auto import tqdm
             bar = tqdm(total=n, desc=f"{desc} ({self.spec or self.id})", unit="img")
-        out, warned = [], False
+        out = []
         try:
             for start in range(0, n, batch_size):
-                batch = self._prepare(items, start, min(start + batch_size, n))
-                if not warned and batch.size and batch.max() <= 1.0 and batch.max() > 0 and \
-                        _is_float_input(items, start):
-                    warnings.warn("float images with values in [0, 1]: embedders expect the "
-                                  "0..255 scale (multiply by 255)", stacklevel=3)
-                    warned = True
-                out.append(np.asarray(fn(batch), np.float32))
+                batch = prepare_images(items, self.input_size, start, start + batch_size)
+                out.append(np.asarray(fn(batch.astype(np.float32)), np.float32))
                 if bar is not None:
                     bar.update(len(batch))
         finally:
@@ -218,30 +162,8 @@ class Embedder:
                 bar.close()
         return np.concatenate(out, axis=0).reshape(n, -1)
 
-    def _prepare(self, items, start, stop) -> np.ndarray:
-        """Images ``items[start:stop]`` -> (b, H, W, 3) float32 0..255 at input_size."""
-        import keras
-        size = tuple(int(s) for s in self.input_size)
-        if isinstance(items, np.ndarray) and items.ndim == 4 and items.shape[-1] == 3:
-            batch = items[start:stop].astype(np.float32, copy=False)
-            return batch if batch.shape[1:3] == size else np.asarray(
-                keras.ops.image.resize(batch, size, interpolation="bilinear", antialias=True))
-        out = np.empty((stop - start, *size, 3), np.float32)
-        for i in range(start, stop):
-            img = _to_rgb_float(items[i], where=f"image {i}")
-            if img.shape[:2] != size:
-                img = np.asarray(keras.ops.image.resize(
-                    img, size, interpolation="bilinear", antialias=True))
-            out[i - start] = img
-        return out
-
     def __repr__(self):
         return f"<{type(self).__name__} {self.id!r} input_size={tuple(self.input_size)}>"
-
-
-def _is_float_input(items, i) -> bool:
-    first = items[i]
-    return isinstance(first, np.ndarray) and np.issubdtype(first.dtype, np.floating)
 
 
 def keras_resize(x, size):
