@@ -48,7 +48,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .atomic import atomic_write_bytes
+from ._atomic import atomic_write_bytes
 __all__ = ["EmbeddingCache", "CacheInfo", "cache_root", "content_hash"]
 
 ENV_VAR = "CBR_EDU_CACHE_DIR"

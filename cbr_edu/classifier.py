@@ -26,7 +26,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.exceptions import NotFittedError
 from sklearn.utils.extmath import softmax
 
-from .atomic import atomic_output
+from ._atomic import atomic_output
 from .layers import AGGREGATIONS
 from .model import build_cbr_model, check_index
 from .similarity import l2_normalize

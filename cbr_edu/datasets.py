@@ -44,7 +44,7 @@ from typing import Callable
 
 import numpy as np
 
-from .network import can_connect
+from ._network import can_connect
 
 __all__ = [
     "Dataset", "DatasetInfo", "RegistryError", "DatasetUnavailableError",

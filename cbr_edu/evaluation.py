@@ -47,7 +47,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .atomic import atomic_output
+from ._atomic import atomic_output
 from .baselines import method_names
 
 __all__ = ["Episode", "sample_episodes", "auto_queries", "ci95", "evaluate", "Results",

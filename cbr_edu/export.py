@@ -58,7 +58,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .atomic import atomic_write_bytes
+from ._atomic import atomic_write_bytes
 
 __all__ = ["export_tflite", "ExportResult", "LiteRTClassifier", "run_tflite",
            "read_labels", "read_metadata", "count_ops", "quantize_rows"]

@@ -35,8 +35,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..atomic import atomic_write_bytes  # noqa: F401  (re-exported for the embedders)
-from ..network import can_connect
+from .._atomic import atomic_write_bytes  # noqa: F401  (re-exported for the embedders)
+from .._network import can_connect
 
 __all__ = ["Embedder", "cache_dir", "network_available", "atomic_write_bytes",
            "OfflineError"]
