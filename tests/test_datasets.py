@@ -2,7 +2,6 @@
 
 import hashlib
 import io
-import sys
 import tarfile
 import threading
 import time
@@ -274,13 +273,14 @@ def _tiny_archive(tmp_path):
     return p
 
 
-def _registry_for(tmp_path, archive, sha=None):
+def _registry_for(tmp_path, archive, sha=None, *, name="tiny_flowers", images=5, **layout):
+    """A registry with one url entry for ``archive`` (by default the tiny flowers' layout)."""
     sha = sha or hashlib.sha256(archive.read_bytes()).hexdigest()
+    layout = layout or {"root": "photos", "strip_class_prefix": r"^\d+\."}
     doc = {"datasets": [{
-        "name": "tiny_flowers", "description": "test", "classes": 2, "images": 5,
+        "name": name, "description": "test", "classes": 2, "images": images,
         "licence": "CC0", "citation": "none", "offline": False,
-        "source": {"kind": "url", "layout": "class_folders", "root": "photos",
-                   "strip_class_prefix": r"^\d+\.",
+        "source": {"kind": "url", "layout": "class_folders", **layout,
                    "files": [{"url": archive.as_uri(), "sha256": sha,
                               "bytes": archive.stat().st_size}]},
     }]}
@@ -341,7 +341,8 @@ def test_corrupt_copy_offline_is_named_and_kept(tmp_path, offline):
     copy.write_bytes(archive.read_bytes()[:-100])  # a copy that stopped short
     start = time.monotonic()
     with pytest.raises(D.DatasetUnavailableError,
-                       match="no network .* the copy of photos.tgz in .* does not match its sha256"):
+                       match="no network .*, and the copy of photos.tgz in .* does not "
+                             "match its sha256"):
         D.load("tiny_flowers", registry=reg)
     assert time.monotonic() - start < 5
     assert copy.stat().st_size == archive.stat().st_size - 100  # left as it was
@@ -404,17 +405,8 @@ def _zip_registry(tmp_path):
         z.writestr("train/bees/broken.png", b"not a png")
     archive = tmp_path / "insects.zip"
     archive.write_bytes(buf.getvalue())
-    doc = {"datasets": [{
-        "name": "insects", "description": "test", "classes": 2, "images": 4,
-        "licence": "CC0", "citation": "none", "offline": False,
-        "source": {"kind": "url", "layout": "class_folders",
-                   "splits": {"train": "train", "test": "test"},
-                   "files": [{"url": archive.as_uri(),
-                              "sha256": hashlib.sha256(archive.read_bytes()).hexdigest()}]},
-    }]}
-    reg = tmp_path / "reg.yaml"
-    reg.write_text(yaml.safe_dump(doc))
-    return reg
+    return _registry_for(tmp_path, archive, name="insects", images=4,
+                         splits={"train": "train", "test": "test"})
 
 
 def test_zip_with_splits(tmp_path, monkeypatch):

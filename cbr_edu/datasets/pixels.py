@@ -1,8 +1,9 @@
-"""A data set's images to the pixels asked for, through the one pixel policy (:mod:`cbr_edu.images`).
+"""A data set's images to the pixels asked for, through the one pixel policy.
 
-Files are decoded with :func:`~cbr_edu.images.read_image` (optionally
-downsized while reading, ``max_side``); arrays are converted with
-:func:`~cbr_edu.images.to_rgb`; every resize is :func:`~cbr_edu.images.resize`.
+Nothing here decodes or resamples by itself: files are decoded with
+:func:`~cbr_edu.images.read_image` (optionally downsized while reading,
+``max_side``), the sources turn arrays into RGB with
+:func:`~cbr_edu.images.to_rgb`, and every resize is :func:`~cbr_edu.images.resize`.
 
 Example
 -------
