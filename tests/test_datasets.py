@@ -2,9 +2,11 @@
 
 import hashlib
 import io
+import sys
 import tarfile
 import threading
 import time
+import types
 import zipfile
 from pathlib import Path
 
@@ -241,6 +243,35 @@ def test_tfds_entry_without_tfds_is_clear(offline):
     except ImportError:
         pass
     with pytest.raises(D.DatasetUnavailableError, match="tensorflow-datasets.*Offline alternatives"):
+        D.load("cats_vs_dogs")
+
+
+def _stand_in_tfds(prepared):
+    """A stand-in for tensorflow_datasets: two splits, a grey 600x300 photo among them."""
+    tfds = types.ModuleType("tensorflow_datasets")
+    info = types.SimpleNamespace(
+        splits=types.SimpleNamespace(total_num_examples=3 if prepared else 0),
+        features={"label": types.SimpleNamespace(names=["cat", "dog"])})
+    data = {"train": [(np.full((600, 300, 1), 7, np.uint8), 0),
+                      (np.full((20, 10, 3), 9, np.uint8), 1)],
+            "test": [(np.zeros((5, 5, 3), np.uint8), 1)]}
+    tfds.builder = lambda name, data_dir: types.SimpleNamespace(info=info)
+    tfds.load = lambda name, split, data_dir, as_supervised, with_info: (data[split], info)
+    tfds.as_numpy = lambda d: d
+    return tfds
+
+
+def test_tfds_source(monkeypatch, offline):
+    monkeypatch.setitem(sys.modules, "tensorflow_datasets", _stand_in_tfds(prepared=True))
+    ds = D.load("cats_vs_dogs")  # the entry's split: train
+    assert ds.class_names == ["cat", "dog"] and ds.labels.tolist() == [0, 1]
+    assert ds.split.tolist() == ["train", "train"]
+    assert ds.images[0].shape == (512, 256, 3) and ds.images[0][0, 0].tolist() == [7, 7, 7]
+    both = D.load("cats_vs_dogs", split=["train", "test"], image_size=8)
+    assert both.labels.tolist() == [0, 1, 1] and {im.shape for im in both.images} == {(8, 8, 3)}
+    assert not offline, "a prepared tfds data set needs no network"
+    monkeypatch.setitem(sys.modules, "tensorflow_datasets", _stand_in_tfds(prepared=False))
+    with pytest.raises(D.DatasetUnavailableError, match="could not reach storage.googleapis"):
         D.load("cats_vs_dogs")
 
 

@@ -146,11 +146,14 @@ def _extractor(archive_name: str, destination: Path):
     return checked_untar
 
 
+def _has_verified_copy(downloads: Path, f: dict) -> bool:
+    copy = downloads / _file_name(f)
+    return copy.is_file() and file_sha256(copy) == f["sha256"]
+
+
 def _check_reachable(entry, downloads: Path) -> None:
     """Fail fast, with what to do, when an archive is missing and the network is not there."""
-    missing = [f for f in entry.source["files"]
-               if not ((downloads / _file_name(f)).is_file()
-                       and file_sha256(downloads / _file_name(f)) == f["sha256"])]
+    missing = [f for f in entry.source["files"] if not _has_verified_copy(downloads, f)]
     if not missing or _reachable(missing[0]["url"]):
         return
     name = _file_name(missing[0])
