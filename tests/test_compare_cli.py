@@ -83,8 +83,8 @@ def test_user_mistakes_get_one_clear_line(capsys, argv, message):
 
 
 def test_online_dataset_offline_is_a_clear_user_error(capsys, monkeypatch):
-    from cbr_edu import datasets
-    monkeypatch.setattr(datasets, "_network_available", lambda *a, **k: False)
+    from cbr_edu import _network, datasets
+    monkeypatch.setattr(_network, "can_connect", lambda *a, **k: False)
     online = [n for n in datasets.names() if not datasets.info(n).offline]
     code, _, err = run(capsys, "--dataset", online[0], "--plot", "", "--json", "")
     assert code == 2 and online[0] in err and "Traceback" not in err

@@ -2,15 +2,21 @@
 
 import hashlib
 import io
+import sys
 import tarfile
+import threading
 import time
+import types
+import zipfile
 from pathlib import Path
 
 import numpy as np
+import pooch
 import pytest
 import yaml
 from PIL import Image
 
+from cbr_edu import _network
 from cbr_edu import datasets as D
 
 OFFLINE = {  # name: (images, classes, first image shape)
@@ -27,11 +33,11 @@ def offline(monkeypatch, tmp_path):
     monkeypatch.setenv("CBR_EDU_CACHE_DIR", str(tmp_path / "cache"))
     calls = []
 
-    def no_network(url, timeout=D.NETWORK_TIMEOUT):
-        calls.append(url)
+    def no_network(host, port=443, timeout=2.0):
+        calls.append((host, port, timeout))
         return False
 
-    monkeypatch.setattr(D, "_network_available", no_network)
+    monkeypatch.setattr(_network, "can_connect", no_network)
     return calls
 
 
@@ -240,13 +246,41 @@ def test_tfds_entry_without_tfds_is_clear(offline):
         D.load("cats_vs_dogs")
 
 
-def test_real_connectivity_check_is_bounded():
-    start = time.monotonic()
-    # 10.255.255.1 is a private address that normally does not answer: a black hole
-    result = D._network_available("https://10.255.255.1/x", timeout=1.0)
-    assert isinstance(result, bool)
-    assert time.monotonic() - start < 3
-    assert D._network_available("file:///tmp/x") is True
+def _stand_in_tfds(prepared):
+    """A stand-in for tensorflow_datasets: two splits, a grey 600x300 photo among them."""
+    tfds = types.ModuleType("tensorflow_datasets")
+    info = types.SimpleNamespace(
+        splits=types.SimpleNamespace(total_num_examples=3 if prepared else 0),
+        features={"label": types.SimpleNamespace(names=["cat", "dog"])})
+    data = {"train": [(np.full((600, 300, 1), 7, np.uint8), 0),
+                      (np.full((20, 10, 3), 9, np.uint8), 1)],
+            "test": [(np.zeros((5, 5, 3), np.uint8), 1)]}
+    tfds.builder = lambda name, data_dir: types.SimpleNamespace(info=info)
+    tfds.load = lambda name, split, data_dir, as_supervised, with_info: (data[split], info)
+    tfds.as_numpy = lambda d: d
+    return tfds
+
+
+def test_tfds_source(monkeypatch, offline):
+    monkeypatch.setitem(sys.modules, "tensorflow_datasets", _stand_in_tfds(prepared=True))
+    ds = D.load("cats_vs_dogs")  # the entry's split: train
+    assert ds.class_names == ["cat", "dog"] and ds.labels.tolist() == [0, 1]
+    assert ds.split.tolist() == ["train", "train"]
+    assert ds.images[0].shape == (512, 256, 3) and ds.images[0][0, 0].tolist() == [7, 7, 7]
+    both = D.load("cats_vs_dogs", split=["train", "test"], image_size=8)
+    assert both.labels.tolist() == [0, 1, 1] and {im.shape for im in both.images} == {(8, 8, 3)}
+    assert not offline, "a prepared tfds data set needs no network"
+    monkeypatch.setitem(sys.modules, "tensorflow_datasets", _stand_in_tfds(prepared=False))
+    with pytest.raises(D.DatasetUnavailableError, match="could not reach storage.googleapis"):
+        D.load("cats_vs_dogs")
+
+
+def test_the_probe_is_the_shared_bounded_one(offline):
+    """One probe of the archive's host, bounded by NETWORK_TIMEOUT (about two seconds)."""
+    with pytest.raises(D.DatasetUnavailableError):
+        D.load("tf_flowers")
+    assert offline == [("storage.googleapis.com", 443, D.NETWORK_TIMEOUT)]
+    assert D.NETWORK_TIMEOUT <= 2
 
 
 def _tiny_archive(tmp_path):
@@ -270,13 +304,14 @@ def _tiny_archive(tmp_path):
     return p
 
 
-def _registry_for(tmp_path, archive, sha=None):
+def _registry_for(tmp_path, archive, sha=None, *, name="tiny_flowers", images=5, **layout):
+    """A registry with one url entry for ``archive`` (by default the tiny flowers' layout)."""
     sha = sha or hashlib.sha256(archive.read_bytes()).hexdigest()
+    layout = layout or {"root": "photos", "strip_class_prefix": r"^\d+\."}
     doc = {"datasets": [{
-        "name": "tiny_flowers", "description": "test", "classes": 2, "images": 5,
+        "name": name, "description": "test", "classes": 2, "images": images,
         "licence": "CC0", "citation": "none", "offline": False,
-        "source": {"kind": "url", "layout": "class_folders", "root": "photos",
-                   "strip_class_prefix": r"^\d+\.",
+        "source": {"kind": "url", "layout": "class_folders", **layout,
                    "files": [{"url": archive.as_uri(), "sha256": sha,
                               "bytes": archive.stat().st_size}]},
     }]}
@@ -295,7 +330,7 @@ def test_url_download_verify_extract_and_reuse(tmp_path, monkeypatch):
     assert all(im.shape == (30, 40, 3) for im in ds.images)
     assert (D.download_dir() / "tiny_flowers" / ".complete").is_file()
     # second load works offline from the cache, without asking the network
-    monkeypatch.setattr(D, "_network_available", lambda *a, **k: pytest.fail("network used"))
+    monkeypatch.setattr(_network, "can_connect", lambda *a, **k: pytest.fail("network used"))
     archive.unlink()
     again = D.load("tiny_flowers", registry=reg, max_per_class=1, image_size=16)
     assert len(again) == 2 and again.images[0].shape == (16, 16, 3)
@@ -324,3 +359,123 @@ def test_manually_copied_archive_is_used_offline(tmp_path, monkeypatch, offline)
     downloads.mkdir(parents=True, exist_ok=True)
     (downloads / "photos.tgz").write_bytes(archive.read_bytes())
     assert len(D.load("tiny_flowers", registry=reg)) == 5
+
+
+def test_corrupt_copy_offline_is_named_and_kept(tmp_path, offline):
+    archive = _tiny_archive(tmp_path)
+    reg = _registry_for(tmp_path, archive)
+    doc = yaml.safe_load(reg.read_text())
+    doc["datasets"][0]["source"]["files"][0]["url"] = "https://example.org/photos.tgz"
+    reg.write_text(yaml.safe_dump(doc))
+    copy = D.download_dir() / "downloads" / "photos.tgz"
+    copy.parent.mkdir(parents=True)
+    copy.write_bytes(archive.read_bytes()[:-100])  # a copy that stopped short
+    start = time.monotonic()
+    with pytest.raises(D.DatasetUnavailableError,
+                       match="no network .*, and the copy of photos.tgz in .* does not "
+                             "match its sha256"):
+        D.load("tiny_flowers", registry=reg)
+    assert time.monotonic() - start < 5
+    assert copy.stat().st_size == archive.stat().st_size - 100  # left as it was
+
+
+def test_corrupt_copy_is_replaced_by_a_verified_download(tmp_path, monkeypatch):
+    monkeypatch.setenv("CBR_EDU_CACHE_DIR", str(tmp_path / "cache"))
+    archive = _tiny_archive(tmp_path)
+    reg = _registry_for(tmp_path, archive)
+    copy = D.download_dir() / "downloads" / "photos.tgz"
+    copy.parent.mkdir(parents=True)
+    copy.write_bytes(b"half an archive")
+    assert len(D.load("tiny_flowers", registry=reg)) == 5
+    assert copy.read_bytes() == archive.read_bytes()
+
+
+def test_two_loads_extracting_at_once_do_not_break_each_other(tmp_path, monkeypatch):
+    """Two notebooks preparing the same data set: both are inside pooch's extraction at once."""
+    monkeypatch.setenv("CBR_EDU_CACHE_DIR", str(tmp_path / "cache"))
+    archive = _tiny_archive(tmp_path)
+    reg = _registry_for(tmp_path, archive)
+    both_inside = threading.Barrier(2, timeout=30)
+    untar = pooch.Untar.__call__
+
+    def extract_together(self, fname, action, pup):
+        both_inside.wait()
+        return untar(self, fname, action, pup)
+
+    monkeypatch.setattr(pooch.Untar, "__call__", extract_together)
+    results, errors = [], []
+
+    def notebook():
+        try:
+            results.append(D.load("tiny_flowers", registry=reg))
+        except Exception as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=notebook) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not errors and len(results) == 2
+    a, b = results
+    assert a.labels.tolist() == b.labels.tolist() == [0, 0, 0, 1, 1]
+    assert all(np.array_equal(x, y) for x, y in zip(a.images, b.images))
+    # one published folder, no staging left behind
+    assert sorted(p.name for p in D.download_dir().iterdir()) == ["downloads", "tiny_flowers"]
+
+
+def _zip_registry(tmp_path):
+    """A beans-like .zip with two splits; the test split has one class only."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        for member, grey in (("train/ants/0.png", 10), ("train/bees/0.png", 200),
+                             ("train/bees/1.png", 210), ("test/bees/2.png", 220)):
+            png = io.BytesIO()
+            Image.new("L", (12, 8), grey).save(png, "PNG")
+            z.writestr(member, png.getvalue())
+        z.writestr("train/bees/broken.png", b"not a png")
+    archive = tmp_path / "insects.zip"
+    archive.write_bytes(buf.getvalue())
+    return _registry_for(tmp_path, archive, name="insects", images=4,
+                         splits={"train": "train", "test": "test"})
+
+
+def test_zip_with_splits(tmp_path, monkeypatch):
+    monkeypatch.setenv("CBR_EDU_CACHE_DIR", str(tmp_path / "cache"))
+    reg = _zip_registry(tmp_path)
+    ds = D.load("insects", registry=reg)
+    assert ds.class_names == ["ants", "bees"] and ds.labels.tolist() == [1, 0, 1, 1]
+    assert ds.split.tolist() == ["test", "train", "train", "train"]
+    assert ds.images[0].shape == (8, 12, 3) and ds.images[0][0, 0].tolist() == [220] * 3
+    assert [(p.name, why) for p, why in ds.extras["skipped"]] == [
+        ("broken.png", "not an image file Pillow can read")]
+    test = D.load("insects", registry=reg, split="test", image_size=4)
+    assert test.class_names == ["bees"] and test.labels.tolist() == [0]
+    assert test.images[0].shape == (4, 4, 3)
+    with pytest.raises(ValueError, match=r"has splits \['test', 'train'\]; got \['val'\]"):
+        D.load("insects", registry=reg, split="val")
+
+
+def test_unsafe_tar_member_is_refused(tmp_path, monkeypatch):
+    monkeypatch.setenv("CBR_EDU_CACHE_DIR", str(tmp_path / "cache" / "inner"))
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as t:
+        member = tarfile.TarInfo("../../escaped.txt")
+        member.size = 3
+        t.addfile(member, io.BytesIO(b"bad"))
+    archive = tmp_path / "photos.tgz"
+    archive.write_bytes(buf.getvalue())
+    reg = _registry_for(tmp_path, archive)
+    with pytest.raises(D.DatasetUnavailableError, match="unsafe member|Cannot extract"):
+        D.load("tiny_flowers", registry=reg)
+    assert not list(tmp_path.rglob("escaped.txt"))
+    assert sorted(p.name for p in D.download_dir().iterdir()) == ["downloads"]
+
+
+def test_unknown_option_is_named():
+    with pytest.raises(TypeError, match="unknown option 'patch_size'; digits takes no options"):
+        D.load("digits", patch_size=3)
+    with pytest.raises(TypeError, match="textures takes patch_size"):
+        D.load("textures", views_per_class=2)
+    with pytest.raises(TypeError, match="tf_flowers takes max_side"):
+        D.load("tf_flowers", patch_size=3)
