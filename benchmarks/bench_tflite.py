@@ -45,7 +45,7 @@ def main(argv=None):
     args = p.parse_args(argv)
 
     from ai_edge_litert.interpreter import Interpreter
-    from cbr_edu.export import export_tflite
+    from cbr_edu.tflite import export_tflite
     from cbr_edu.model import build_cbr_model  # noqa: F401 (keeps the import cost out of timing)
     from cbr_edu.classifier import CbRClassifier
 

@@ -28,11 +28,11 @@ _EXPORTS = {
     "CbRClassifier": "cbr_edu.classifier",
     "build_cbr_model": "cbr_edu.model",
     "load_embedder": "cbr_edu.embedders",
-    "export_tflite": "cbr_edu.export",
+    "export_tflite": "cbr_edu.tflite",
 }
 _SUBMODULES = {
     "similarity", "layers", "model", "classifier", "embedders", "images",
-    "datasets", "cache", "baselines", "evaluation", "export", "plots",
+    "datasets", "cache", "baselines", "evaluation", "tflite", "plots",
     "widgets", "exercises",
 }
 

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from cbr_edu.cli import main
-from cbr_edu.export import LiteRTClassifier, read_labels, run_tflite
+from cbr_edu.tflite import LiteRTClassifier, read_labels, read_metadata
 
 COLOURS = {"red": (200, 40, 40), "blue": (40, 40, 200), "grün 緑": (40, 190, 60)}
 
@@ -197,7 +197,7 @@ def test_mediapipe_image_classifier_reads_names_and_agrees(album, tmp_path, caps
         p = tmp_path / f"q{i}.png"
         _photo(p, colour, seed=100 + i, size=(w, h))  # at the model's input size
         queries.append(np.asarray(Image.open(p).convert("RGB")))
-    scores = run_tflite(out, np.stack(queries))
+    scores = litert.scores(np.stack(queries))
     expected = [(litert.labels[j], float(scores[i, j])) for i, j in enumerate(scores.argmax(1))]
     got = _mediapipe_top1(out, queries)
     assert [name for name, _ in got] == [name for name, _ in expected]
@@ -224,7 +224,9 @@ def test_efficientnet_lite0_album_to_mediapipe(tmp_path, capsys):
     code, stdout, err = _build([root, "-o", out, "--embedder", "efficientnet_lite0", "--int8"],
                                capsys)
     assert code == 0, err
-    scores = run_tflite(out, np.stack(queries))
+    scores = LiteRTClassifier(out).scores(np.stack(queries))
     labels = read_labels(out)
     assert [labels[j] for j in scores.argmax(1)] == list(photos)
+    # Lite0 maps pixels to [-1, 1] inside ((x / 255 - 0.5) / 0.5): the metadata says so
+    assert read_metadata(out)["input"]["normalization"] == {"mean": [127.5], "std": [127.5]}
     assert [name for name, _ in _mediapipe_top1(out, queries)] == list(photos)

@@ -371,7 +371,7 @@ def test_nb07_test_photos_in_the_index_are_caught(solved):
 
 def test_nb07_export_of_another_model_is_caught(solved, tmp_path):
     import cbr_edu
-    from cbr_edu.export import export_tflite
+    from cbr_edu.tflite import export_tflite
     other = cbr_edu.CbRClassifier(embedder=solved["EMBEDDER"]).fit(
         solved["INDEX_IMAGES"][:4], ["x", "x", "y", "y"])
     path = export_tflite(other, tmp_path / "other.tflite").path

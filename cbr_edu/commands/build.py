@@ -173,14 +173,13 @@ def run(args) -> int:
     for name in sorted(counts):
         print(f"  {name:<{width}}  {counts[name]}")
 
-    from ..export import _normalization_of, export_tflite
+    from ..tflite import export_tflite
     from ..model import build_cbr_model
     model = build_cbr_model(embeddings, labels, embedder=embedder,
                             aggregation=args.aggregation, k=args.k)
     try:
         result = export_tflite(model, output, quantize="int8" if args.int8 else None,
-                               overwrite=args.overwrite,
-                               normalization=_normalization_of(embedder))
+                               overwrite=args.overwrite)
     except (FileExistsError, ValueError, OSError) as error:
         raise UserError(str(error)) from None
     print(f"Wrote {result.path} ({result.bytes / 1e6:.2f} MB: retrieval weights "

@@ -30,7 +30,7 @@ def run(args) -> int:
     path = Path(args.model)
     if not path.is_file():
         raise UserError(f"model file '{path}' does not exist")
-    from ..export import LiteRTClassifier
+    from ..tflite import LiteRTClassifier
     try:
         clf = LiteRTClassifier(path)
     except (ValueError, OSError) as error:

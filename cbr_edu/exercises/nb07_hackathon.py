@@ -79,78 +79,6 @@ def _unit(x):
     return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
 
 
-def run_tflite(path, images):
-    """Class scores of ``images`` from a ``.tflite`` CbR model, run with LiteRT.
-
-    Uses ``cbr_edu.export``'s runner when it has one, else a plain
-    ``ai_edge_litert`` interpreter (one image at a time, resized to the input size,
-    quantised inputs handled).
-    """
-    try:
-        from .. import export
-        runner = getattr(export, "run_tflite", None)
-    except ImportError:
-        runner = None
-    if runner is not None:
-        return np.asarray(runner(path, images), np.float32)
-    from ai_edge_litert.interpreter import Interpreter
-    interpreter = Interpreter(model_path=str(path))
-    interpreter.allocate_tensors()
-    inp, out = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
-    rows = []
-    for img in images:
-        x = np.asarray(img, np.float32)
-        shape = tuple(inp["shape"][1:])
-        if x.ndim == 3 and x.shape != shape and len(shape) == 3:
-            import keras
-            x = np.asarray(keras.ops.image.resize(x, shape[:2], antialias=True))
-        x = x[None]
-        scale, zero = inp.get("quantization", (0.0, 0))
-        if inp["dtype"] != np.float32 and scale:
-            info = np.iinfo(inp["dtype"])
-            x = np.clip(np.round(x / scale + zero), info.min, info.max)
-        interpreter.set_tensor(inp["index"], x.astype(inp["dtype"]))
-        interpreter.invoke()
-        y = interpreter.get_tensor(out["index"])[0].astype(np.float32)
-        scale, zero = out.get("quantization", (0.0, 0))
-        if out["dtype"] != np.float32 and scale:
-            y = (y - zero) * scale
-        rows.append(y)
-    return np.stack(rows)
-
-
-def read_labels(path):
-    """The class labels stored with a ``.tflite`` model, or None.
-
-    Uses ``cbr_edu.export``'s reader when it has one, else looks for a
-    ``labels.txt``-style file packed into the model (a zip appended to the
-    flatbuffer, as TFLite metadata does) or beside it.
-    """
-    try:
-        from .. import export
-        reader = getattr(export, "read_labels", None)
-    except ImportError:
-        reader = None
-    if reader is not None:
-        try:
-            labels = reader(path)
-        except Exception:  # noqa: BLE001 - unreadable: labels did not travel
-            labels = None
-        return None if labels is None else [str(x) for x in labels]
-    import zipfile
-    try:
-        with zipfile.ZipFile(path) as z:
-            for name in z.namelist():
-                if name.endswith(".txt"):
-                    return [ln for ln in z.read(name).decode("utf-8").splitlines() if ln]
-    except (zipfile.BadZipFile, OSError):
-        pass
-    for side in (Path(path).with_suffix(".labels.txt"), Path(path).parent / "labels.txt"):
-        if side.is_file():
-            return [ln for ln in side.read_text(encoding="utf-8").splitlines() if ln]
-    return None
-
-
 def scorecard(namespace):
     """Run every checklist item on ``namespace``; returns ``(items, anything_defined)``."""
     clf = _get(namespace, "CLASSIFIER")
@@ -159,7 +87,6 @@ def scorecard(namespace):
     path = getattr(path, "path", path)   # export_tflite returns an ExportResult
     test_x = _get(namespace, "TEST_IMAGES")
     test_y = _get(namespace, "TEST_LABELS")
-    defined = any(v is not None for v in (clf, acc, path))
     items = [
         Item(f"a fitted classifier with ≥ {MIN_CLASSES} classes", 20),
         Item(f"every class has ≥ {MIN_EXAMPLES_PER_CLASS} indexed examples", 10),
@@ -169,107 +96,115 @@ def scorecard(namespace):
         Item(f"LiteRT agrees with the classifier on ≥ {AGREEMENT:.0%} of test images", 15),
         Item("the labels travel with the model (readable from the .tflite)", 10),
     ]
-    fitted, scores_keras, test_emb = False, None, None
-
-    # 1-2: the classifier
-    if clf is None:
-        items[0].note = "define CLASSIFIER (step 2)"
-        items[1].note = "needs CLASSIFIER"
-    elif not _is_fitted_classifier(clf):
-        items[0].note = ("CLASSIFIER has no fitted index: use cbr_edu.CbRClassifier(...)"
-                         ".fit(images, labels)")
-        items[1].note = "needs a fitted CLASSIFIER"
-    else:
-        fitted = True
-        classes = list(clf.classes_)
-        items[0].passed = len(classes) >= MIN_CLASSES
-        items[0].note = f"{len(classes)} classes" + (
-            "" if items[0].passed else f"; add at least {MIN_CLASSES - len(classes)} more")
-        _, counts = np.unique(np.asarray(clf.index_labels_), return_counts=True)
-        items[1].passed = bool(counts.min() >= MIN_EXAMPLES_PER_CLASS)
-        items[1].note = f"smallest class has {int(counts.min())} example(s)"
-
-    # 3-4: held-out evaluation
+    fitted = _check_classifier(clf, *items[:2])
     have_test = test_x is not None and test_y is not None and len(test_y) > 0
+    scores_keras = None
     if not fitted:
         items[2].note = items[3].note = "needs a fitted CLASSIFIER"
     elif not have_test:
         items[2].note = items[3].note = "TEST_IMAGES / TEST_LABELS are not set"
     else:
-        try:
-            test_emb = _embed_queries(clf, test_x)
-            from ..classifier import CbRClassifier
-            twin = CbRClassifier(aggregation=clf.aggregation, k=clf.k).fit(
-                clf.index_embeddings_, clf.index_labels_)
-            scores_keras = twin.decision_function(test_emb)
-            true_acc = float(np.mean(twin.classes_[scores_keras.argmax(1)]
-                                     == np.asarray(test_y)))
-        except Exception as exc:  # noqa: BLE001 - report, never crash
-            items[2].note = f"could not score TEST_IMAGES: {type(exc).__name__}: {exc}"
-            items[3].note = "could not embed TEST_IMAGES"
-            test_emb = None
-        if test_emb is not None:
-            if acc is None:
-                items[2].note = (f"set HELD_OUT_ACCURACY (step 3); the classifier scores "
-                                 f"{true_acc:.1%} on the test images")
-            else:
-                try:
-                    value = float(acc)
-                except (TypeError, ValueError):
-                    value = float("nan")
-                if value > 1.0 and value <= 100.0:
-                    value /= 100.0  # given in percent
-                items[2].passed = bool(abs(value - true_acc) <= 0.02)
-                items[2].note = (f"{true_acc:.1%}" if items[2].passed else
-                                 f"HELD_OUT_ACCURACY is {acc!r} but the classifier scores "
-                                 f"{true_acc:.1%} on TEST_IMAGES")
-            sims = _unit(test_emb) @ _unit(clf.index_embeddings_).T
-            leaked = int(np.sum(sims.max(axis=1) > 0.9999))
-            items[3].passed = leaked == 0
-            items[3].note = ("no test image is in the index" if leaked == 0 else
-                             f"{leaked} test image(s) are also in the index — accuracy on "
-                             "them proves nothing; split before fitting")
+        scores_keras = _check_held_out(clf, acc, test_x, test_y, *items[2:4])
+    _check_tflite(path, clf if fitted else None, test_x if have_test else None,
+                  scores_keras, *items[4:])
+    return items, any(v is not None for v in (clf, acc, path))
 
-    # 5-7: the .tflite file
-    if path is None:
-        for it in items[4:]:
-            it.note = "set TFLITE_PATH (step 4)"
-    elif not Path(str(path)).is_file():
-        for it in items[4:]:
-            it.note = f"no file at {str(path)!r}"
+
+def _check_classifier(clf, enough_classes, enough_examples):
+    """Items 1-2; True when ``clf`` is a fitted classifier."""
+    if clf is None:
+        enough_classes.note = "define CLASSIFIER (step 2)"
+        enough_examples.note = "needs CLASSIFIER"
+        return False
+    if not _is_fitted_classifier(clf):
+        enough_classes.note = ("CLASSIFIER has no fitted index: use cbr_edu.CbRClassifier(...)"
+                               ".fit(images, labels)")
+        enough_examples.note = "needs a fitted CLASSIFIER"
+        return False
+    classes = list(clf.classes_)
+    enough_classes.passed = len(classes) >= MIN_CLASSES
+    enough_classes.note = f"{len(classes)} classes" + (
+        "" if enough_classes.passed else f"; add at least {MIN_CLASSES - len(classes)} more")
+    _, counts = np.unique(np.asarray(clf.index_labels_), return_counts=True)
+    enough_examples.passed = bool(counts.min() >= MIN_EXAMPLES_PER_CLASS)
+    enough_examples.note = f"smallest class has {int(counts.min())} example(s)"
+    return True
+
+
+def _check_held_out(clf, acc, test_x, test_y, measured, held_out):
+    """Items 3-4; returns the classifier's scores on the test images (None if it failed)."""
+    try:
+        test_emb = _embed_queries(clf, test_x)
+        from ..classifier import CbRClassifier
+        twin = CbRClassifier(aggregation=clf.aggregation, k=clf.k).fit(
+            clf.index_embeddings_, clf.index_labels_)
+        scores = twin.decision_function(test_emb)
+        true_acc = float(np.mean(twin.classes_[scores.argmax(1)] == np.asarray(test_y)))
+    except Exception as exc:  # noqa: BLE001 - report, never crash
+        measured.note = f"could not score TEST_IMAGES: {type(exc).__name__}: {exc}"
+        held_out.note = "could not embed TEST_IMAGES"
+        return None
+    if acc is None:
+        measured.note = (f"set HELD_OUT_ACCURACY (step 3); the classifier scores "
+                         f"{true_acc:.1%} on the test images")
     else:
-        size = os.path.getsize(path)
-        scores_lite = None
-        if have_test:
-            try:
-                scores_lite = run_tflite(path, list(test_x)[:24])
-                items[4].passed = True
-                items[4].note = f"{size / 1e6:.1f} MB, runs"
-            except Exception as exc:  # noqa: BLE001
-                items[4].note = f"LiteRT could not run it: {type(exc).__name__}: {exc}"
-        else:
-            items[4].note = "needs TEST_IMAGES to run it"
-        if scores_lite is None or scores_keras is None:
-            items[5].note = "needs a classifier, test images and a running .tflite"
-        elif scores_lite.shape != scores_keras[:len(scores_lite)].shape:
-            items[5].note = (f"the .tflite gives {scores_lite.shape[1:]} scores per image, "
-                             f"the classifier {scores_keras.shape[1:]}: export *this* "
-                             "classifier")
-        else:
-            agree = float(np.mean(scores_lite.argmax(1)
-                                  == scores_keras[:len(scores_lite)].argmax(1)))
-            items[5].passed = agree >= AGREEMENT
-            items[5].note = f"same top class on {agree:.0%} of {len(scores_lite)} test images"
+        try:
+            value = float(acc)
+        except (TypeError, ValueError):
+            value = float("nan")
+        if value > 1.0 and value <= 100.0:
+            value /= 100.0  # given in percent
+        measured.passed = bool(abs(value - true_acc) <= 0.02)
+        measured.note = (f"{true_acc:.1%}" if measured.passed else
+                         f"HELD_OUT_ACCURACY is {acc!r} but the classifier scores "
+                         f"{true_acc:.1%} on TEST_IMAGES")
+    sims = _unit(test_emb) @ _unit(clf.index_embeddings_).T
+    leaked = int(np.sum(sims.max(axis=1) > 0.9999))
+    held_out.passed = leaked == 0
+    held_out.note = ("no test image is in the index" if leaked == 0 else
+                     f"{leaked} test image(s) are also in the index — accuracy on "
+                     "them proves nothing; split before fitting")
+    return scores
+
+
+def _check_tflite(path, clf, test_x, scores_keras, runs, agrees, labelled):
+    """Items 5-7: the ``.tflite`` file runs in LiteRT, agrees, and carries the labels."""
+    from ..tflite import LiteRTClassifier, read_labels
+    if path is None or not Path(str(path)).is_file():
+        for item in (runs, agrees, labelled):
+            item.note = "set TFLITE_PATH (step 4)" if path is None else f"no file at {str(path)!r}"
+        return
+    scores_lite = None
+    if test_x is None:
+        runs.note = "needs TEST_IMAGES to run it"
+    else:
+        try:
+            scores_lite = LiteRTClassifier(path).scores(list(test_x)[:24])
+            runs.passed = True
+            runs.note = f"{os.path.getsize(path) / 1e6:.1f} MB, runs"
+        except Exception as exc:  # noqa: BLE001 - report, never crash
+            runs.note = f"LiteRT could not run it: {type(exc).__name__}: {exc}"
+    if scores_lite is None or scores_keras is None:
+        agrees.note = "needs a classifier, test images and a running .tflite"
+    elif scores_lite.shape != scores_keras[:len(scores_lite)].shape:
+        agrees.note = (f"the .tflite gives {scores_lite.shape[1:]} scores per image, "
+                       f"the classifier {scores_keras.shape[1:]}: export *this* classifier")
+    else:
+        agree = float(np.mean(scores_lite.argmax(1) == scores_keras[:len(scores_lite)].argmax(1)))
+        agrees.passed = agree >= AGREEMENT
+        agrees.note = f"same top class on {agree:.0%} of {len(scores_lite)} test images"
+    try:
         labels = read_labels(path)
-        if labels is None:
-            items[6].note = "no labels found in the .tflite (export with cbr_edu.export_tflite)"
-        elif fitted and [str(c) for c in clf.classes_] != labels[:len(clf.classes_)]:
-            items[6].note = (f"the .tflite's labels {labels[:5]}… are not the classifier's "
-                             f"classes {[str(c) for c in clf.classes_][:5]}…")
-        else:
-            items[6].passed = fitted
-            items[6].note = f"{len(labels)} labels inside" if fitted else "needs CLASSIFIER"
-    return items, defined
+    except ValueError:
+        labelled.note = "no labels found in the .tflite (export with cbr_edu.export_tflite)"
+        return
+    classes = [] if clf is None else [str(c) for c in clf.classes_]
+    if clf is not None and classes != labels[:len(classes)]:
+        labelled.note = (f"the .tflite's labels {labels[:5]}… are not the classifier's "
+                         f"classes {classes[:5]}…")
+    else:
+        labelled.passed = clf is not None
+        labelled.note = f"{len(labels)} labels inside" if clf is not None else "needs CLASSIFIER"
 
 
 def format_scorecard(items):

@@ -1,4 +1,4 @@
-"""TFLite model metadata: write and read the ``TFLITE_METADATA`` flatbuffer.
+"""TFLite model metadata: the labels and input format a model carries, written and read.
 
 Phones read a classifier's labels and input format from *model metadata*, the
 flatbuffer defined by ``metadata_schema.fbs`` (TensorFlow Lite Support, now
@@ -15,6 +15,7 @@ This module writes and reads the few tables a classifier needs with the plain
 ``flatbuffers`` runtime (field slots follow ``metadata_schema.fbs``), so it has
 no dependency on MediaPipe or tflite-support; the tests check the result with
 MediaPipe's generated schema code and with MediaPipe's ``ImageClassifier``.
+:func:`read_metadata` and :func:`read_labels` read them back from a model file.
 
 ``min_parser_version`` is ``"1.0.0"``: the tables used here are all in the
 first schema version (see MediaPipe's ``metadata_version.cc``).
@@ -22,7 +23,7 @@ first schema version (see MediaPipe's ``metadata_version.cc``).
 Example
 -------
 >>> buf = build_metadata(name="demo", description="a test", labels_file="labels.txt",
-...                      image_size=(224, 224), mean=127.5, std=127.5)
+...                      image_size=(224, 224), mean=[127.5], std=[127.5])
 >>> meta = parse_metadata(buf)
 >>> meta["input"]["normalization"], meta["output"]["labels_file"], meta["min_parser_version"]
 ({'mean': [127.5], 'std': [127.5]}, 'labels.txt', '1.0.0')
@@ -32,13 +33,14 @@ from __future__ import annotations
 
 import io
 import zipfile
+from pathlib import Path
 
 import flatbuffers
 from flatbuffers import table as fb_table
 
-__all__ = ["METADATA_NAME", "METADATA_IDENTIFIER", "MIN_PARSER_VERSION",
+__all__ = ["METADATA_NAME", "METADATA_IDENTIFIER", "MIN_PARSER_VERSION", "LABELS_FILE",
            "build_metadata", "parse_metadata", "zip_associated_files",
-           "read_associated_file"]
+           "read_associated_file", "label_file_text", "read_metadata", "read_labels"]
 
 METADATA_NAME = "TFLITE_METADATA"
 METADATA_IDENTIFIER = b"M001"
@@ -49,6 +51,7 @@ _CONTENT_FEATURE, _CONTENT_IMAGE = 1, 2          # union ContentProperties
 _PROCESS_NORMALIZATION = 1                       # union ProcessUnitOptions
 _COLOR_RGB = 1                                   # enum ColorSpaceType
 TENSOR_AXIS_LABELS = 2                           # enum AssociatedFileType
+LABELS_FILE = "labels.txt"                       # the label file's name inside a model
 
 
 # --------------------------------------------------------------------------- writing
@@ -107,9 +110,9 @@ def _tensor_metadata(b, name, description, content_type, content, process_units=
                          (5, "offset", stats), (6, "offset", files)])
 
 
-def build_metadata(*, name, description, labels_file, image_size=None, mean=0.0, std=1.0,
-                   input_description=None, output_description=None, score_range=None,
-                   version=None, author="cbr-edu") -> bytes:
+def build_metadata(*, name, description, labels_file, image_size=None, mean=(0.0,),
+                   std=(1.0,), input_description=None, output_description=None,
+                   score_range=None, version=None, author="cbr-edu") -> bytes:
     """Serialise a ``ModelMetadata`` flatbuffer for a one-input, one-output classifier.
 
     Parameters
@@ -117,8 +120,9 @@ def build_metadata(*, name, description, labels_file, image_size=None, mean=0.0,
     image_size : (height, width) or None
         An image input (``ImageProperties``: RGB, default size, ``NormalizationOptions``
         with ``mean``/``std`` and ``Stats`` 0..255); None for a feature (embedding) input.
-    mean, std : float
-        How the model maps 0..255 pixels: ``(pixel - mean) / std``.
+    mean, std : sequence of float
+        How the model maps 0..255 pixels: ``(pixel - mean) / std``; one value for
+        every channel, or one per channel.
     labels_file : str
         Name of the label file (one class name per line, in output order), attached to
         the output tensor as ``TENSOR_AXIS_LABELS``.
@@ -131,7 +135,7 @@ def build_metadata(*, name, description, labels_file, image_size=None, mean=0.0,
         height, width = (int(v) for v in image_size)
         size = _table(b, 2, [(0, "uint", width), (1, "uint", height)])
         props = _table(b, 2, [(0, "byte", _COLOR_RGB), (1, "offset", size)])
-        norm_mean, norm_std = _floats(b, [mean]), _floats(b, [std])
+        norm_mean, norm_std = _floats(b, list(mean)), _floats(b, list(std))
         norm = _table(b, 2, [(0, "offset", norm_mean), (1, "offset", norm_std)])
         unit = _table(b, 2, [(0, "byte", _PROCESS_NORMALIZATION), (1, "offset", norm)])
         stats = _stats(b, 0.0, 255.0)
@@ -267,3 +271,55 @@ def read_associated_file(path_or_bytes, name) -> bytes:
             return zf.read(name)
     except (zipfile.BadZipFile, KeyError) as error:
         raise ValueError(f"the model has no associated file {name!r} ({error})") from None
+
+
+# --------------------------------------------------------------------------- labels and model files
+
+def label_file_text(names) -> bytes:
+    """The label file for class ``names``: one per line, UTF-8.
+
+    Raises ValueError for an empty name, a line break in a name, or repeated names.
+
+    >>> label_file_text(["cat", "dog"])
+    b'cat\\ndog\\n'
+    """
+    for name in names:
+        if not name or "\n" in name or "\r" in name:
+            raise ValueError(f"class name {name!r} cannot go in a label file (empty or has a "
+                             "line break); rename the class")
+    if len(set(names)) != len(names):
+        raise ValueError("class names must be distinct")
+    return ("\n".join(names) + "\n").encode("utf-8")
+
+
+def read_metadata(path) -> dict:
+    """The model metadata of a ``.tflite`` file as a dict, with ``labels`` added.
+
+    Raises ValueError when the file has no ``TFLITE_METADATA``.
+    """
+    from ._graph import schema
+    data = Path(path).read_bytes()
+    try:
+        model = schema().Model.GetRootAsModel(data, 0)
+        buffer = None
+        for i in range(model.MetadataLength()):
+            if model.Metadata(i).Name().decode() == METADATA_NAME:
+                buffer = model.Buffers(model.Metadata(i).Buffer()).DataAsNumpy().tobytes()
+    except Exception as error:  # noqa: BLE001 - any parse failure means "not a model"
+        raise ValueError(f"{path} is not a TFLite model ({type(error).__name__})") from None
+    if buffer is None:
+        raise ValueError(f"{path} has no TFLite model metadata; export it with export_tflite")
+    meta = parse_metadata(buffer)
+    labels_file = (meta.get("output") or {}).get("labels_file")
+    meta["labels"] = None
+    if labels_file:
+        meta["labels"] = read_associated_file(data, labels_file).decode("utf-8").splitlines()
+    return meta
+
+
+def read_labels(path) -> list:
+    """The class names stored in a model's metadata, in output order."""
+    labels = read_metadata(path)["labels"]
+    if labels is None:
+        raise ValueError(f"{path} has metadata but no label file")
+    return labels
