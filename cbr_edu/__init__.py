@@ -32,7 +32,7 @@ _EXPORTS = {
 }
 _SUBMODULES = {
     "similarity", "layers", "model", "classifier", "embedders", "images",
-    "datasets", "cache", "baselines", "evaluation", "export", "plots",
+    "datasets", "cache", "fewshot", "export", "plots",
     "widgets", "exercises",
 }
 
