@@ -32,7 +32,7 @@ _EXPORTS = {
 }
 _SUBMODULES = {
     "similarity", "layers", "model", "classifier", "embedders", "images",
-    "datasets", "cache", "baselines", "evaluation", "tflite", "plots",
+    "datasets", "cache", "fewshot", "tflite", "plots",
     "widgets", "exercises",
 }
 

@@ -387,3 +387,43 @@ class EmbeddingCache:
                         c in "0123456789abcdef" for c in stem):
                     out.append(p)
         return out
+
+
+def embed_images(images, embedder="efficientnet_lite0", *, cache=None, progress=None,
+                 chunk=64):
+    """Embeddings of ``images`` through the on-disk cache (each image embedded once).
+
+    ``embedder``: a spec or an Embedder. ``cache``: an :class:`EmbeddingCache`
+    (default: the user cache); ``cache=False`` embeds without caching. ``progress``:
+    tqdm bar (None: only when there are misses and more than ``chunk`` images).
+    Returns ``(embeddings, embedder)``.
+
+    Example
+    -------
+    >>> images = [np.full((8, 8, 3), v, np.uint8) for v in (0, 255)]
+    >>> cache = EmbeddingCache(tempfile.mkdtemp())
+    >>> X, embedder = embed_images(images, "pixels:2", cache=cache)
+    >>> X.shape, embed_images(images, embedder, cache=cache)[0].shape, cache.hits
+    ((2, 4), (2, 4), 2)
+    """
+    from .embedders import load_embedder
+    embedder = load_embedder(embedder)
+    images = list(images)
+    if cache is False:
+        return embedder.embed(images, progress=progress), embedder
+    cache = cache if cache is not None else EmbeddingCache()
+    first = cache.get_or_compute(embedder, images[:chunk])
+    out = [first]
+    rest = range(chunk, len(images), chunk)
+    bar = None
+    if len(images) > chunk and (progress or (progress is None and cache.last_misses)):
+        from tqdm.auto import tqdm
+        bar = tqdm(total=len(images), initial=min(chunk, len(images)), unit="img",
+                   desc=f"embedding ({embedder.spec or embedder.id}, cached after)")
+    for start in rest:
+        out.append(cache.get_or_compute(embedder, images[start:start + chunk]))
+        if bar is not None:
+            bar.update(len(out[-1]))
+    if bar is not None:
+        bar.close()
+    return np.concatenate(out).astype(np.float32), embedder

@@ -20,7 +20,7 @@ __all__ = ["main", "UserError"]
 
 # subcommand -> one-line help; the module cbr_edu.commands.<name> does the work
 COMMANDS = {
-    "compare": "compare CbR with kNN, prototypes and fine-tuning on few-shot episodes",
+    "compare": "compare CbR with kNN, prototypes and trained baselines on few-shot episodes",
     "build": "turn album folders (one per class) into a .tflite classifier",
     "predict": "classify images with a .tflite model built by 'build'",
 }

@@ -5,7 +5,7 @@ Example
 -------
 >>> import matplotlib
 >>> matplotlib.use("Agg")
->>> from cbr_edu.evaluation import Results
+>>> from cbr_edu.fewshot import Results
 >>> rows = [{"method": "CbR max", "shots": s, "accuracy": a, "ci95": 0.02,
 ...          "build_time_s": 1e-3, "trains": False} for s, a in [(1, 0.6), (5, 0.8)]]
 >>> ax = plot_accuracy_vs_shots(Results(rows))
@@ -21,7 +21,8 @@ __all__ = ["plot_accuracy_vs_shots", "plot_time_vs_accuracy", "plot_confusion_ma
            "plot_comparison", "method_style"]
 
 _FAMILIES = (("CbR", "tab:blue", "o"), ("kNN", "tab:green", "s"),
-             ("prototypes", "tab:purple", "^"), ("fine-tuned", "tab:red", "D"))
+             ("prototypes", "tab:purple", "^"), ("linear probe", "tab:red", "D"),
+             ("fine-tuned", "tab:orange", "v"))
 _LINES = ("-", "--", ":", "-.")
 
 
@@ -37,7 +38,7 @@ def _rows(results):
 
 
 def method_style(name, order=0):
-    """Colour by family (CbR, kNN, prototypes, fine-tuned), line style by variant.
+    """Colour by family (CbR, kNN, prototypes, linear probe, fine-tuned), line style by variant.
 
     >>> method_style("kNN k=3", 1)["color"]
     'tab:green'
@@ -57,7 +58,7 @@ def _styles(names):
     return out
 
 
-def plot_accuracy_vs_shots(results, ax=None, methods=None, title=None):
+def plot_accuracy_vs_shots(results, *, ax=None, methods=None, title=None):
     """Mean accuracy (%) against shots, one line per method, 95 % CI error bars."""
     ax = _axes(ax)
     rows = _rows(results)
@@ -80,7 +81,7 @@ def plot_accuracy_vs_shots(results, ax=None, methods=None, title=None):
     return ax
 
 
-def plot_time_vs_accuracy(results, ax=None, shots=None, title=None):
+def plot_time_vs_accuracy(results, *, ax=None, shots=None, title=None):
     """Build/training time (log scale) against accuracy, one point per method.
 
     ``shots``: which setting to show (default: the smallest).
@@ -104,7 +105,7 @@ def plot_time_vs_accuracy(results, ax=None, shots=None, title=None):
     return ax
 
 
-def plot_confusion_matrix(y_true, y_pred, labels=None, display_labels=None, ax=None,
+def plot_confusion_matrix(y_true, y_pred, *, labels=None, display_labels=None, ax=None,
                           normalize=None, title=None):
     """scikit-learn's ``ConfusionMatrixDisplay`` on ``ax``; returns the Axes.
 
@@ -124,7 +125,7 @@ def plot_confusion_matrix(y_true, y_pred, labels=None, display_labels=None, ax=N
     return ax
 
 
-def plot_comparison(results, title=None):
+def plot_comparison(results, *, title=None):
     """The comparison figure: accuracy vs shots and time vs accuracy side by side.
 
     Returns the Figure (save it with ``fig.savefig(path)``).

@@ -12,7 +12,7 @@ import pytest  # noqa: E402
 from cbr_edu.cli import main  # noqa: E402
 
 METHODS = ["CbR max", "CbR mean", "CbR top-3 mean", "kNN k=1", "kNN k=3", "kNN k=5",
-           "prototypes UN", "prototypes L2N", "prototypes CL2N", "fine-tuned head"]
+           "prototypes UN", "prototypes L2N", "prototypes CL2N", "linear probe"]
 
 
 def run(capsys, *argv):
@@ -31,14 +31,14 @@ def test_compare_with_pixels_writes_table_json_and_plot(tmp_path, capsys):
     assert "has 2 classes, fewer than --ways 5: using all 2" in out
     for name in METHODS:
         assert f"| {name} | 2 | 1 |" in out and f"| {name} | 2 | 3 |" in out
-    assert "CbR max builds in" in out and "fine-tuned head trains in" in out
+    assert "CbR max builds in" in out and "linear probe trains in" in out
     assert f"wrote {out_json} and {out_png}" in out
     data = json.loads(out_json.read_text())
     assert len(data["rows"]) == 2 * len(METHODS)
     assert data["config"]["dataset"] == "lfw_subset" and data["config"]["ways"] == 2
     assert data["config"]["requested_ways"] == 5
     assert {r["shots"] for r in data["rows"]} == {1, 3}
-    assert data["cbr_vs_finetune"][0]["ratio"] > 0
+    assert data["cbr_vs_linear_probe"][0]["ratio"] > 0
     assert out_png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     import matplotlib.image
     assert matplotlib.image.imread(out_png).shape[1] > 800
@@ -56,10 +56,10 @@ def test_compare_open_set_on_a_many_class_dataset(tmp_path, capsys):
     out_json = tmp_path / "d.json"
     code, out, _ = run(capsys, "--dataset", "digits", "--embedder", "pixels:8",
                        "--ways", "3", "--shots", "1", "--episodes", "4",
-                       "--max-per-class", "12", "--no-finetune",
+                       "--max-per-class", "12", "--no-linear-probe",
                        "--json", str(out_json), "--plot", "")
     assert code == 0
-    assert "fine-tuned head" not in out
+    assert "linear probe" not in out
     assert "open set (CbR max, max F1): threshold" in out
     data = json.loads(out_json.read_text())
     assert 0 <= data["open_set"]["test"]["recall"] <= 1

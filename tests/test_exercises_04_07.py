@@ -236,18 +236,18 @@ def test_nb06_reference_ci_matches_formula():
                                                           / np.sqrt(2), rel=1e-6)
 
 
-def _episode(overlap=False, fixed_classes=False, unseeded=False, per_class_k=True):
-    def sample_episode(labels, n_way, k_shot, n_query, seed):
+def _episode(overlap=False, fixed_classes=False, unseeded=False, per_class_shots=True):
+    def sample_episode(labels, ways, shots, queries, seed):
         rng = np.random.default_rng(None if unseeded else seed)
         labels = np.asarray(labels)
         classes = np.unique(labels)
-        chosen = classes[:n_way] if fixed_classes else rng.choice(classes, n_way, replace=False)
+        chosen = classes[:ways] if fixed_classes else rng.choice(classes, ways, replace=False)
         support, query = [], []
         for c in chosen:
             idx = rng.permutation(np.flatnonzero(labels == c))
-            support.extend(idx[:k_shot if per_class_k else 1])
-            start = 0 if overlap else k_shot
-            query.extend(idx[start:start + n_query])
+            support.extend(idx[:shots if per_class_shots else 1])
+            start = 0 if overlap else shots
+            query.extend(idx[start:start + queries])
         return np.array(support), np.array(query)
     return sample_episode
 
@@ -257,7 +257,7 @@ def test_nb06_q1_episode_checks():
     assert_wrong(nb06.q1, _episode(overlap=True), "overlap")
     assert_wrong(nb06.q1, _episode(fixed_classes=True), "at random")
     assert_wrong(nb06.q1, _episode(unseeded=True), "same seed")
-    assert_wrong(nb06.q1, _episode(per_class_k=False), "support set")
+    assert_wrong(nb06.q1, _episode(per_class_shots=False), "support set")
 
 
 def test_nb06_q2_cl2n_rejects_wrong_order_and_missing_steps():

@@ -1,4 +1,4 @@
-"""``python -m cbr_edu compare``: CbR vs kNN vs prototypes vs fine-tuning, on episodes.
+"""``python -m cbr_edu compare``: CbR vs kNN vs prototypes vs trained baselines, on episodes.
 
 With no arguments it is the project's main job: 5-way 1- and 5-shot episodes on the
 offline ``textures`` data set with the offline EfficientNet-Lite0 embedder, 100
@@ -15,7 +15,6 @@ Example
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from pathlib import Path
@@ -47,8 +46,8 @@ def add_arguments(parser):
       help="where to write the results (default: %(default)s; '' to skip)")
     a("--plot", default=DEFAULTS["plot"], metavar="OUT.png",
       help="where to write the figure (default: %(default)s; '' to skip)")
-    a("--no-finetune", action="store_true",
-      help="leave out the fine-tuned head (the only method that trains)")
+    a("--no-linear-probe", action="store_true",
+      help="leave out the linear probe (the only method that trains by default)")
     a("--finetune-top", action="store_true",
       help="also fine-tune the embedder's top block with augmentation (slow on CPU: "
            "tens of seconds per episode; runs on --top-episodes episodes only)")
@@ -95,36 +94,30 @@ def _load_embedder(spec):
 
 
 def _ratio_lines(results):
-    """CbR build time vs fine-tuned training time, per shot setting."""
+    """CbR build time vs the linear probe's training time, per shot setting."""
     lines, data = [], []
     for k in results.shots:
         try:
-            cbr, ft = results.row("CbR max", k), results.row("fine-tuned head", k)
+            cbr, probe = results.row("CbR max", k), results.row("linear probe", k)
         except KeyError:
             continue
-        ratio = cbr["build_time_s"] / ft["build_time_s"] if ft["build_time_s"] else None
-        gap = 100 * (cbr["accuracy"] - ft["accuracy"])
+        ratio = cbr["build_time_s"] / probe["build_time_s"] if probe["build_time_s"] else None
+        gap = 100 * (cbr["accuracy"] - probe["accuracy"])
         data.append({"shots": k, "cbr_build_s": cbr["build_time_s"],
-                     "finetune_train_s": ft["build_time_s"], "ratio": ratio,
+                     "linear_probe_train_s": probe["build_time_s"], "ratio": ratio,
                      "accuracy_gap_points": gap})
         lines.append(
-            f"{k}-shot: CbR max builds in {1000 * cbr['build_time_s']:.1f} ms, the fine-tuned "
-            f"head trains in {1000 * ft['build_time_s']:.1f} ms (ratio 1/"
+            f"{k}-shot: CbR max builds in {1000 * cbr['build_time_s']:.1f} ms, the linear "
+            f"probe trains in {1000 * probe['build_time_s']:.1f} ms (ratio 1/"
             f"{1 / ratio:.0f}); accuracy {100 * cbr['accuracy']:.1f} vs "
-            f"{100 * ft['accuracy']:.1f} % ({gap:+.1f} points)")
+            f"{100 * probe['accuracy']:.1f} % ({gap:+.1f} points)")
     return lines, data
 
 
-def run(args):
-    from .. import evaluation
-    from ..baselines import FineTunedTop, default_methods
-
-    shots = _parse_shots(args.shots)
-    if args.episodes < 2:
-        raise UserError("--episodes must be at least 2 (a confidence interval needs 2)")
-    t0 = time.perf_counter()
-    ds = _load_dataset(args.dataset, args.max_per_class)
-    n_classes = len(set(ds.labels.tolist()))
+def _episode_setting(args, labels, shots):
+    """``(ways, queries)``: the episodes the data set allows, checked before embedding."""
+    from ..fewshot import auto_queries, sample_episodes
+    n_classes = len(set(labels.tolist()))
     ways = args.ways
     if ways < 2:
         raise UserError("--ways must be at least 2")
@@ -133,104 +126,135 @@ def run(args):
               f"using all {n_classes} ({n_classes}-way episodes)")
         ways = n_classes
     try:
-        queries = args.queries or evaluation.auto_queries(ds.labels, ways, shots)
-        evaluation.sample_episodes(ds.labels, ways, max(shots), queries, 1, args.seed)
+        queries = args.queries or auto_queries(labels, ways=ways, shots=shots)
+        sample_episodes(labels, ways=ways, shots=max(shots), queries=queries, episodes=1,
+                        seed=args.seed)
     except ValueError as error:
         raise UserError(f"{args.dataset}: {error}")
+    return ways, queries
 
+
+def _embed(args, ds):
+    """The data set's embeddings through the cache: ``(X, embedder, seconds)``."""
+    from ..cache import EmbeddingCache, embed_images
     embedder = _load_embedder(args.embedder)
-    print(f"data set {args.dataset}: {len(ds)} images, {n_classes} classes; embedder "
-          f"{embedder.spec or embedder.id} ({embedder.dim}-d)")
-    t_embed = time.perf_counter()
-    from ..cache import EmbeddingCache
+    n_classes = len(set(ds.labels.tolist()))
+    print(f"data set {args.dataset}: {len(ds)} images, {n_classes} classes; "
+          f"embedder {embedder.spec or embedder.id} ({embedder.dim}-d)")
+    start = time.perf_counter()
     cache = EmbeddingCache()
-    X, embedder = evaluation.embed_images(ds.images, embedder, cache=cache)
-    t_embed = time.perf_counter() - t_embed
-    print(f"embeddings: {t_embed:.1f} s ({cache.misses} computed, {cache.hits} from the cache "
+    X, embedder = embed_images(ds.images, embedder, cache=cache)
+    seconds = time.perf_counter() - start
+    print(f"embeddings: {seconds:.1f} s ({cache.misses} computed, {cache.hits} from the cache "
           f"in {cache.directory})")
+    return X, embedder, seconds
 
-    top = None
-    if args.finetune_top:  # refuse an embedder without a trainable top before the long run
-        top = FineTunedTop(embedder)
-        try:
-            top.setup()
-        except ValueError as error:
-            raise UserError(f"--finetune-top: {error}")
-    methods = default_methods(finetune=not args.no_finetune)
+
+def _fine_tuned_top(args, embedder):
+    """The top-block fine-tune, refused early for an embedder without a trainable top."""
+    from ..fewshot import FineTunedTop
+    top = FineTunedTop(embedder)
+    try:
+        top.setup()
+    except ValueError as error:
+        raise UserError(f"--finetune-top: {error}")
+    return top
+
+
+def _compare(args, X, ds, *, ways, shots, queries, top):
+    """Every method on the same episodes (the slow top fine-tune on fewer); Results."""
+    from ..fewshot import default_methods, evaluate
+    methods = default_methods(linear_probe=not args.no_linear_probe)
     print(f"{ways}-way, shots {shots}, {queries} queries per class, {args.episodes} episodes, "
           f"seed {args.seed}: {len(methods)} methods ...", flush=True)
-    t_eval = time.perf_counter()
-    results = evaluation.evaluate(methods, X, ds.labels, ways=ways, shots=shots,
-                                  queries=queries, episodes=args.episodes, seed=args.seed,
-                                  progress=sys.stderr.isatty())
+    setting = {"ways": ways, "shots": shots, "queries": queries, "seed": args.seed,
+               "progress": sys.stderr.isatty()}
+    results = evaluate(methods, X, ds.labels, episodes=args.episodes, **setting)
     if top is not None:
         print(f"fine-tuning the top block on {args.top_episodes} episodes (slow) ...",
               flush=True)
         try:
-            extra = evaluation.evaluate([top], X, ds.labels, ways=ways, shots=shots,
-                                        queries=queries, episodes=args.top_episodes,
-                                        seed=args.seed, images=ds.images,
-                                        progress=sys.stderr.isatty())
+            results.extend(evaluate([top], X, ds.labels, episodes=args.top_episodes,
+                                    images=ds.images, **setting))
         except ValueError as error:
             raise UserError(f"--finetune-top: {error}")
-        results.rows.extend(extra.rows)
-        results.per_episode.update(extra.per_episode)
         results.config["finetune_top_episodes"] = args.top_episodes
+    return results
+
+
+def _open_set(args, X, labels, *, ways, shots, queries):
+    """The calibrated "unknown" threshold of CbR, printed; None when skipped."""
+    from ..fewshot import evaluate_open_set
+    n_classes = len(set(labels.tolist()))
+    if args.no_open_set or n_classes < 3:
+        return None
+    # known classes are indexed, the others play "unknown"; at least one must be left
+    os_ways = min(ways, n_classes - 1)
+    try:
+        open_set = evaluate_open_set(X, labels, ways=os_ways, shots=shots[0],
+                                     queries=min(queries, 10),
+                                     episodes=max(10, min(args.episodes, 100)), seed=args.seed)
+    except ValueError as error:
+        print(f"open set skipped: {error}")
+        return None
+    print(f"{os_ways}-way {shots[0]}-shot {open_set}")
+    return open_set
+
+
+def _write_plot(results, path, *, title):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from ..plots import plot_comparison
+    fig = plot_comparison(results, title=title)
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path, dpi=110)
+    except OSError as error:
+        raise UserError(f"cannot write {path}: {error}")
+    finally:
+        plt.close(fig)
+    return path
+
+
+def run(args):
+    shots = _parse_shots(args.shots)
+    if args.episodes < 2:
+        raise UserError("--episodes must be at least 2 (a confidence interval needs 2)")
+    t0 = time.perf_counter()
+    ds = _load_dataset(args.dataset, args.max_per_class)
+    ways, queries = _episode_setting(args, ds.labels, shots)
+    X, embedder, t_embed = _embed(args, ds)
+    # refuse an embedder without a trainable top before the long run
+    top = _fine_tuned_top(args, embedder) if args.finetune_top else None
+    t_eval = time.perf_counter()
+    results = _compare(args, X, ds, ways=ways, shots=shots, queries=queries, top=top)
     t_eval = time.perf_counter() - t_eval
     results.config.update({"dataset": args.dataset, "embedder": embedder.spec,
                            "embedder_id": embedder.id, "class_names": list(ds.class_names),
                            "requested_ways": args.ways})
-
     print()
     print(results.to_markdown())
     print()
     lines, ratios = _ratio_lines(results)
     for line in lines:
         print(line)
-
-    open_set = None
-    if not args.no_open_set and n_classes >= 3:
-        # known classes are indexed, the others play "unknown"; at least one must be left
-        os_ways = min(ways, n_classes - 1)
-        try:
-            open_set = evaluation.evaluate_open_set(
-                X, ds.labels, ways=os_ways, shots=shots[0],
-                queries=min(queries, 10), episodes=max(10, min(args.episodes, 100)),
-                seed=args.seed)
-            print(f"{os_ways}-way {shots[0]}-shot {open_set}")
-        except ValueError as error:
-            print(f"open set skipped: {error}")
+    open_set = _open_set(args, X, ds.labels, ways=ways, shots=shots, queries=queries)
 
     written = []
     if args.json:
-        data = results.to_dict()
-        data["cbr_vs_finetune"] = ratios
-        data["open_set"] = open_set.to_dict() if open_set else None
-        data["timing_s"] = {"embedding": t_embed, "evaluation": t_eval,
-                            "total": time.perf_counter() - t0}
-        path = Path(args.json)
+        extra = {"cbr_vs_linear_probe": ratios,
+                 "open_set": open_set.to_dict() if open_set else None,
+                 "timing_s": {"embedding": t_embed, "evaluation": t_eval,
+                              "total": time.perf_counter() - t0}}
         try:
-            results.to_json(path)
-            path.write_text(json.dumps(data, indent=1))
+            written.append(str(results.to_json(args.json, extra=extra)))
         except OSError as error:
-            raise UserError(f"cannot write {path}: {error}")
-        written.append(str(path))
+            raise UserError(f"cannot write {args.json}: {error}")
     if args.plot:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-        from ..plots import plot_comparison
-        fig = plot_comparison(results, title=f"{args.dataset}, {embedder.spec}, {ways}-way, "
-                                             f"{args.episodes} episodes")
-        path = Path(args.plot)
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fig.savefig(path, dpi=110)
-        except OSError as error:
-            raise UserError(f"cannot write {path}: {error}")
-        finally:
-            plt.close(fig)
-        written.append(str(path))
+        title = f"{args.dataset}, {embedder.spec}, {ways}-way, {args.episodes} episodes"
+        written.append(str(_write_plot(results, args.plot, title=title)))
     print(f"done in {time.perf_counter() - t0:.0f} s"
           + (f"; wrote {' and '.join(written)}" if written else ""))
     return 0

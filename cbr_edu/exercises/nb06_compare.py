@@ -100,9 +100,9 @@ class SampleEpisode(Question):
     _title = "A seeded N-way K-shot episode"
     _hints = [
         "`rng = np.random.default_rng(seed)`; pick the classes with "
-        "`rng.choice(np.unique(labels), n_way, replace=False)`.",
+        "`rng.choice(np.unique(labels), ways, replace=False)`.",
         "For each chosen class: its indices `np.flatnonzero(labels == c)`, shuffled with "
-        "`rng.permutation`; the first `k_shot` go to the support set, the next `n_query` "
+        "`rng.permutation`; the first `shots` go to the support set, the next `queries` "
         "to the query set — so the two never overlap.",
         "Return two integer arrays `(support_idx, query_idx)`. Using only `rng` (never "
         "`np.random.*` directly) makes the same seed give the same episode.",
@@ -112,15 +112,15 @@ class SampleEpisode(Question):
     solution_code = '''\
 import numpy as np
 
-def sample_episode(labels, n_way, k_shot, n_query, seed):
+def sample_episode(labels, ways, shots, queries, seed):
     rng = np.random.default_rng(seed)
     labels = np.asarray(labels)
-    classes = rng.choice(np.unique(labels), n_way, replace=False)
+    classes = rng.choice(np.unique(labels), ways, replace=False)
     support, query = [], []
     for c in classes:
         idx = rng.permutation(np.flatnonzero(labels == c))
-        support.extend(idx[:k_shot])
-        query.extend(idx[k_shot:k_shot + n_query])
+        support.extend(idx[:shots])
+        query.extend(idx[shots:shots + queries])
     return np.array(support), np.array(query)
 '''
 
@@ -128,11 +128,11 @@ def sample_episode(labels, n_way, k_shot, n_query, seed):
         rng = np.random.default_rng(self.seed)
         labels = rng.permutation(np.repeat(np.arange(8), 12))
         labels = np.array([f"c{v}" for v in labels])
-        what = "sample_episode(labels, n_way, k_shot, n_query, seed)"
-        n_way, k_shot, n_query = 5, 3, 4
+        what = "sample_episode(labels, ways, shots, queries, seed)"
+        ways, shots, queries = 5, 3, 4
         seed = int(rng.integers(0, 10_000))
 
-        def run(s, n=n_way, k=k_shot, q=n_query):
+        def run(s, n=ways, k=shots, q=queries):
             got = self.call(sample_episode, labels.copy(), n, k, q, s, what=what)
             if not (isinstance(got, (tuple, list)) and len(got) == 2):
                 raise Wrong("sample_episode should return `(support_idx, query_idx)`.")
@@ -144,11 +144,11 @@ def sample_episode(labels, n_way, k_shot, n_query, seed):
             return sup, qry
 
         sup, qry = run(seed)
-        if len(sup) != n_way * k_shot:
-            raise Wrong(f"a {n_way}-way {k_shot}-shot support set has {n_way * k_shot} "
+        if len(sup) != ways * shots:
+            raise Wrong(f"a {ways}-way {shots}-shot support set has {ways * shots} "
                         f"images; you returned {len(sup)}.")
-        if len(qry) != n_way * n_query:
-            raise Wrong(f"with {n_query} queries per class there are {n_way * n_query} "
+        if len(qry) != ways * queries:
+            raise Wrong(f"with {queries} queries per class there are {ways * queries} "
                         f"query images; you returned {len(qry)}.")
         if len(set(sup.tolist())) != len(sup) or len(set(qry.tolist())) != len(qry):
             raise Wrong("an image appears twice in the support or the query set; sample "
@@ -157,13 +157,13 @@ def sample_episode(labels, n_way, k_shot, n_query, seed):
             raise Wrong("support and query sets overlap: a query that is also in the index "
                         "is found trivially. Take the queries from the *remaining* images.")
         s_classes, s_counts = np.unique(labels[sup], return_counts=True)
-        if len(s_classes) != n_way or not np.all(s_counts == k_shot):
-            raise Wrong(f"the support set should have {k_shot} images from each of {n_way} "
+        if len(s_classes) != ways or not np.all(s_counts == shots):
+            raise Wrong(f"the support set should have {shots} images from each of {ways} "
                         f"classes; it has {dict(zip(s_classes.tolist(), s_counts.tolist()))}.")
         q_classes, q_counts = np.unique(labels[qry], return_counts=True)
-        if set(q_classes.tolist()) != set(s_classes.tolist()) or not np.all(q_counts == n_query):
-            raise Wrong(f"the query set should have {n_query} images from each of the same "
-                        f"{n_way} classes; it has "
+        if set(q_classes.tolist()) != set(s_classes.tolist()) or not np.all(q_counts == queries):
+            raise Wrong(f"the query set should have {queries} images from each of the same "
+                        f"{ways} classes; it has "
                         f"{dict(zip(q_classes.tolist(), q_counts.tolist()))}.")
         again = run(seed)
         if not (np.array_equal(again[0], sup) and np.array_equal(again[1], qry)):
@@ -173,7 +173,7 @@ def sample_episode(labels, n_way, k_shot, n_query, seed):
         if len(episodes) == 1 and episodes == {tuple(sorted(sup.tolist()))}:
             raise Wrong("different seeds gave the same episode: use the `seed` argument.")
         classes_seen = {c for s in range(seed, seed + 8) for c in labels[run(s)[0]].tolist()}
-        if len(classes_seen) <= n_way:
+        if len(classes_seen) <= ways:
             raise Wrong(f"over several seeds only the classes {sorted(classes_seen)} were "
                         "chosen: pick the N classes at random too.")
 

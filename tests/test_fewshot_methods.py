@@ -4,9 +4,8 @@ import keras
 import numpy as np
 import pytest
 
-from cbr_edu.baselines import (CbR, KNN, FewShotMethod, FineTunedHead, FineTunedTop,
-                               Prototypes, augment, default_methods, method_names,
-                               split_top)
+from cbr_edu.fewshot import (KNN, CbR, FewShotMethod, FineTunedTop, LinearProbe, Prototypes,
+                             augment, default_methods, method_names, split_top)
 from cbr_edu.embedders.base import Embedder
 
 
@@ -30,13 +29,13 @@ def split(X, y, shots):
 
 @pytest.fixture(scope="module")
 def methods():
-    return default_methods(finetune=True)
+    return default_methods(linear_probe=True)
 
 
 def test_every_method_implements_the_interface(methods):
     assert method_names(methods) == [
         "CbR max", "CbR mean", "CbR top-3 mean", "kNN k=1", "kNN k=3", "kNN k=5",
-        "prototypes UN", "prototypes L2N", "prototypes CL2N", "fine-tuned head"]
+        "prototypes UN", "prototypes L2N", "prototypes CL2N", "linear probe"]
     for m in methods:
         assert isinstance(m, FewShotMethod)
     assert [m.trains for m in methods].count(True) == 1
@@ -61,10 +60,10 @@ def test_sizes_are_what_each_method_stores(methods):
     Xs, ys, _, _ = split(*clusters(dim=16), shots=3)
     sizes = {m.name: m.fit(Xs, ys).size_bytes() for m in methods}
     assert sizes["kNN k=1"] == 12 * 16 * 4                     # the support set
-    assert sizes["CbR max"] >= 12 * 16 * 4                     # the index (+ class ids)
+    assert sizes["CbR max"] == 12 * 16 * 4 + 12 * 4            # the index + class ids
     assert sizes["prototypes L2N"] == 4 * 16 * 4               # one mean per class
     assert sizes["prototypes CL2N"] == 4 * 16 * 4 + 16 * 4     # + the centring mean
-    assert sizes["fine-tuned head"] == (16 * 4 + 4 + 16) * 4   # kernel, bias, mean
+    assert sizes["linear probe"] == (16 * 4 + 4 + 16) * 4      # kernel, bias, mean
 
 
 def test_cl2n_centring_fixes_what_un_and_l2n_get_wrong():
@@ -130,26 +129,26 @@ def test_methods_reject_bad_input():
     with pytest.raises(ValueError, match="features"):
         CbR().fit(np.eye(2), [0, 1]).predict(np.eye(3))
     with pytest.raises(ValueError, match="one label per support row"):
-        FineTunedHead().fit(np.eye(3), [0, 1])
+        LinearProbe().fit(np.eye(3), [0, 1])
     with pytest.raises(ValueError, match="unique"):
         method_names([KNN(1), KNN(1)])
 
 
-def test_finetuned_head_is_deterministic_and_reuse_equals_fresh():
+def test_linear_probe_is_deterministic_and_reuse_equals_fresh():
     Xa, ya, Xqa, _ = split(*clusters(seed=1), shots=2)
     Xb, yb, _, _ = split(*clusters(seed=2, n_classes=4), shots=3)
-    reused = FineTunedHead(max_epochs=60)
+    reused = LinearProbe(max_epochs=60)
     first = reused.fit(Xa, ya).decision_function(Xqa)
     reused.fit(Xb, yb)                              # another task in between
     again = reused.fit(Xa, ya).decision_function(Xqa)
-    fresh = FineTunedHead(max_epochs=60).fit(Xa, ya).decision_function(Xqa)
+    fresh = LinearProbe(max_epochs=60).fit(Xa, ya).decision_function(Xqa)
     np.testing.assert_allclose(first, again, atol=1e-6)
     np.testing.assert_allclose(first, fresh, atol=1e-6)
-    other_seed = FineTunedHead(max_epochs=60, seed=1).fit(Xa, ya).decision_function(Xqa)
+    other_seed = LinearProbe(max_epochs=60, seed=1).fit(Xa, ya).decision_function(Xqa)
     assert not np.allclose(first, other_seed)
 
 
-def test_finetuned_head_learns_what_nearest_mean_cannot():
+def test_linear_probe_learns_what_nearest_mean_cannot():
     """Noise along (u + v) is correlated with the class axis u: nearest-mean rules
     are fooled, a trained linear head learns the direction that cancels the noise."""
     rng = np.random.default_rng(0)
@@ -161,7 +160,7 @@ def test_finetuned_head_learns_what_nearest_mean_cannot():
          + 0.05 * rng.normal(size=(2 * n, dim)))
     sup = np.r_[0:10, n:n + 10]
     qry = np.setdiff1d(np.arange(2 * n), sup)
-    head = FineTunedHead().fit(X[sup], y[sup])
+    head = LinearProbe().fit(X[sup], y[sup])
     acc_head = (head.predict(X[qry]) == y[qry]).mean()
     for proto in (Prototypes("L2N"), Prototypes("CL2N")):
         acc_proto = (proto.fit(X[sup], y[sup]).predict(X[qry]) == y[qry]).mean()
@@ -170,9 +169,9 @@ def test_finetuned_head_learns_what_nearest_mean_cannot():
     assert 10 <= head.epochs_ <= head.max_epochs
 
 
-def test_finetuned_head_stops_early_when_the_loss_stops_falling():
+def test_linear_probe_stops_early_when_the_loss_stops_falling():
     Xs, ys, _, _ = split(*clusters(), shots=2)
-    head = FineTunedHead(max_epochs=5000, patience=20).fit(Xs, ys)
+    head = LinearProbe(max_epochs=5000, patience=20).fit(Xs, ys)
     assert head.epochs_ < 5000
 
 
@@ -258,24 +257,19 @@ def test_augment_is_seeded_and_keeps_the_range():
 
 
 @pytest.mark.parametrize("aggregation", ["max", "mean", "topk_mean"])
-def test_cbr_reused_model_scores_like_a_fresh_one(aggregation):
-    """CbR writes each new index into its compiled model: it must equal a new build."""
+def test_cbr_refits_one_classifier_and_scores_like_a_fresh_one(aggregation):
+    """The adapter keeps one CbRClassifier and re-fits it per episode."""
     from cbr_edu.classifier import CbRClassifier
     Xa, ya, _, _ = split(*clusters(seed=1, dim=8), shots=2)
     Xb, yb, Xq, _ = split(*clusters(seed=2, dim=8, labels=[7, 3, 5, 9]), shots=2)
     m = CbR(aggregation, k=2)
     m.fit(Xa, ya)
-    first_model = m.model_
-    m.fit(Xb, yb)
-    assert m.model_ is first_model                      # reused, not rebuilt
-    fresh = CbRClassifier(aggregation=aggregation, k=2).fit(Xb, yb)
-    np.testing.assert_allclose(m.decision_function(Xq), fresh.decision_function(Xq),
-                               atol=1e-6)
-    assert m.classes_.tolist() == [3, 5, 7, 9]
-    # same shape, different class layout (3 + 1 + 2 + 2 instances)
-    yc = np.array([3, 3, 3, 5, 7, 7, 9, 9])
-    m.fit(Xb, yc)
-    assert m.model_ is first_model
-    fresh = CbRClassifier(aggregation=aggregation, k=2).fit(Xb, yc)
-    np.testing.assert_allclose(m.decision_function(Xq), fresh.decision_function(Xq),
-                               atol=1e-6)
+    classifier = m.classifier_
+    for labels in (yb, np.array([3, 3, 3, 5, 7, 7, 9, 9])):   # same shape, new class layout
+        m.fit(Xb, labels)
+        assert m.classifier_ is classifier
+        fresh = CbRClassifier(aggregation=aggregation, k=2).fit(Xb, labels)
+        np.testing.assert_allclose(m.decision_function(Xq), fresh.decision_function(Xq),
+                                   atol=1e-6)
+        assert m.classes_.tolist() == fresh.classes_.tolist() == [3, 5, 7, 9]
+    assert m.size_bytes() == 8 * 8 * 4 + 8 * 4            # the index + a class id per row

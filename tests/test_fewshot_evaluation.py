@@ -10,10 +10,10 @@ matplotlib.use("Agg")
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from cbr_edu.baselines import CbR, KNN, FineTunedHead, Prototypes  # noqa: E402
-from cbr_edu.evaluation import (Results, auto_queries, calibrate_threshold, ci95,  # noqa: E402
-                                embed_images, evaluate, evaluate_open_set, predictions,
-                                rejection_metrics, sample_episodes)
+from cbr_edu.fewshot import (KNN, CbR, LinearProbe, Prototypes, Results,  # noqa: E402
+                             auto_queries, calibrate_threshold, ci95, evaluate,
+                             evaluate_open_set, open_set_scores, predictions,
+                             rejection_metrics, sample_episodes)
 
 
 def blobs(n_classes=6, per_class=12, dim=10, spread=0.3, seed=0):
@@ -44,14 +44,16 @@ def test_episodes_are_balanced_disjoint_and_use_the_right_classes():
 
 def test_episodes_are_deterministic_by_seed_and_prefix_stable():
     labels = np.repeat(np.arange(8), 10)
-    a = sample_episodes(labels, 5, 1, 5, 20, seed=7)
-    b = sample_episodes(labels, 5, 1, 5, 20, seed=7)
-    c = sample_episodes(labels, 5, 1, 5, 20, seed=8)
-    short = sample_episodes(labels, 5, 1, 5, 5, seed=7)
+    a = sample_episodes(labels, ways=5, shots=1, queries=5, episodes=20, seed=7)
+    b = sample_episodes(labels, ways=5, shots=1, queries=5, episodes=20, seed=7)
+    c = sample_episodes(labels, ways=5, shots=1, queries=5, episodes=20, seed=8)
+    short = sample_episodes(labels, ways=5, shots=1, queries=5, episodes=5, seed=7)
     same = lambda x, y: all(np.array_equal(p.support, q.support)  # noqa: E731
                             and np.array_equal(p.query, q.query) for p, q in zip(x, y))
     assert same(a, b) and same(a[:5], short)
     assert not same(a, c)
+    later = sample_episodes(labels, ways=5, shots=1, queries=5, episodes=5, seed=7, start=15)
+    assert same(a[15:], later)
 
 
 def test_episode_errors_say_what_is_missing():
@@ -83,14 +85,14 @@ def test_ci95_matches_scipy_and_a_hand_computation():
 @pytest.fixture(scope="module")
 def small_results():
     X, y = blobs()
-    methods = [CbR("max"), KNN(1), Prototypes("CL2N"), FineTunedHead(max_epochs=50)]
+    methods = [CbR("max"), KNN(1), Prototypes("CL2N"), LinearProbe(max_epochs=50)]
     return evaluate(methods, X, y, ways=4, shots=[1, 3], queries=5, episodes=12, seed=3)
 
 
 def test_evaluate_returns_one_row_per_method_and_shot(small_results):
     res = small_results
     assert len(res) == 8
-    assert res.methods == ["CbR max", "kNN k=1", "prototypes CL2N", "fine-tuned head"]
+    assert res.methods == ["CbR max", "kNN k=1", "prototypes CL2N", "linear probe"]
     assert res.shots == [1, 3]
     for r in res.rows:
         assert r["episodes"] == 12 and r["queries"] == 5 and r["ways"] == 4
@@ -98,7 +100,7 @@ def test_evaluate_returns_one_row_per_method_and_shot(small_results):
         assert r["ci95"] == pytest.approx(ci95(res.per_episode[(r["method"], r["shots"])]))
         assert r["accuracy"] > 0.9                      # separable blobs
         assert r["build_time_s"] > 0 and r["predict_ms_per_query"] > 0
-        assert r["trains"] == (r["method"] == "fine-tuned head")
+        assert r["trains"] == (r["method"] == "linear probe")
     # CbR's index is the support set: 4 classes x 3 shots x 10 dims x 4 bytes (+ ids)
     assert res.row("CbR max", 3)["size_bytes"] >= 4 * 3 * 10 * 4
     assert res.row("kNN k=1", 3)["size_bytes"] == 4 * 3 * 10 * 4
@@ -108,7 +110,7 @@ def test_evaluate_returns_one_row_per_method_and_shot(small_results):
 
 def test_same_seed_same_numbers_and_json_round_trip(small_results, tmp_path):
     X, y = blobs()
-    methods = [CbR("max"), KNN(1), Prototypes("CL2N"), FineTunedHead(max_epochs=50)]
+    methods = [CbR("max"), KNN(1), Prototypes("CL2N"), LinearProbe(max_epochs=50)]
     again = evaluate(methods, X, y, ways=4, shots=[1, 3], queries=5, episodes=12, seed=3)
     for a, b in zip(small_results.rows, again.rows):
         assert a["accuracy"] == b["accuracy"] and a["ci95"] == b["ci95"]
@@ -194,7 +196,7 @@ def test_threshold_calibration_rules():
     known = [0.9, 0.85, 0.8, 0.6]
     unknown = [0.3, 0.4, 0.65, 0.2]
     t, m = calibrate_threshold(known, unknown)
-    assert m["f1"] == max(rejection_metrics(known, unknown, c)["f1"]
+    assert m["f1"] == max(rejection_metrics(known, unknown, threshold=c)["f1"]
                           for c in np.linspace(0, 1, 201))
     t_p, m_p = calibrate_threshold(known, unknown, target_precision=1.0)
     assert m_p["precision"] == 1.0 and m_p["target_met"]
@@ -218,17 +220,32 @@ def test_open_set_rejects_unknown_classes_on_new_episodes():
         evaluate_open_set(X[y < 4], y[y < 4], ways=4, shots=1, queries=2, episodes=2)
 
 
-# ----------------------------------------------------------------------- embedding
+def test_open_set_episodes_are_the_samplers_episodes_split_into_known_and_unknown():
+    from cbr_edu.fewshot.open_set import _open_set_episodes
+    _, y = blobs(n_classes=7, per_class=6, seed=1)
+    episodes = sample_episodes(y, ways=6, shots=2, queries=3, episodes=4, seed=5, start=4)
+    split = _open_set_episodes(y, ways=3, shots=2, queries=3, episodes=4, seed=5, start=4)
+    known_sets = set()
+    for ep, (support, known_q, unknown_q) in zip(episodes, split):
+        assert (len(support), len(known_q), len(unknown_q)) == (6, 9, 9)
+        assert set(support) <= set(ep.support)
+        assert set(known_q) | set(unknown_q) == set(ep.query)
+        known = set(y[support].tolist())
+        assert known == set(y[known_q].tolist()) and len(known) == 3
+        assert not known & set(y[unknown_q].tolist())
+        known_sets.add(tuple(sorted(known)))
+    assert len(known_sets) > 1                    # which classes are known is drawn too
 
-def test_embed_images_uses_the_cache(tmp_path):
-    from cbr_edu.cache import EmbeddingCache
-    rng = np.random.default_rng(0)
-    images = [rng.integers(0, 256, (12, 12, 3), dtype=np.uint8) for _ in range(70)]
-    cache = EmbeddingCache(tmp_path / "cache")
-    first, emb = embed_images(images, "pixels:4", cache=cache, chunk=32, progress=False)
-    assert first.shape == (70, 16) and cache.misses == 70 and cache.hits == 0
-    again, _ = embed_images(images, "pixels:4", cache=cache, chunk=32)
-    np.testing.assert_array_equal(first, again)
-    assert cache.hits == 70 and cache.misses == 70
-    direct = emb.embed(images)
-    np.testing.assert_allclose(first, direct, atol=1e-6)
+
+def test_open_set_calibrates_and_tests_on_different_episodes():
+    X, y = blobs(n_classes=8, per_class=10, spread=2.0, seed=3)
+    setting = dict(ways=3, shots=1, queries=4, episodes=6, seed=2)
+    known, unknown, correct = open_set_scores(X, y, **setting)
+    assert known.shape == correct.shape == (6 * 3 * 4,) and unknown.shape == (6 * 3 * 4,)
+    later, _, _ = open_set_scores(X, y, start=6, **setting)
+    assert not np.array_equal(known, later)
+    res = evaluate_open_set(X, y, **setting)
+    np.testing.assert_allclose(res.calibration["f1"],
+                               calibrate_threshold(known, unknown)[1]["f1"])
+    assert res.closed_set_accuracy == pytest.approx(
+        open_set_scores(X, y, start=6, **setting)[2].mean())
