@@ -31,7 +31,7 @@ def test_float_export_equals_keras(tmp_path, aggregation):
     X, y, Q = _data()
     clf = CbRClassifier(aggregation=aggregation, k=3).fit(X, y)
     result = export_tflite(clf, tmp_path / "m.tflite")
-    ref = clf.decision_function(Q)
+    ref = clf.class_scores(Q)
     got = _scores(result.path, Q)
     assert got.shape == ref.shape == (len(Q), len(clf.classes_))
     np.testing.assert_allclose(got, ref, atol=1e-5)
@@ -160,7 +160,7 @@ def test_classifier_and_its_keras_model_export_the_same(tmp_path):
     np.testing.assert_allclose(meta["input"]["normalization"]["mean"], mean, rtol=1e-6)
     np.testing.assert_allclose(meta["input"]["normalization"]["std"], std, rtol=1e-6)
     np.testing.assert_array_equal(_scores(a, images), _scores(b, images))
-    np.testing.assert_allclose(_scores(a, images), clf.decision_function(images),
+    np.testing.assert_allclose(_scores(a, images), clf.class_scores(images),
                                atol=1e-5)
 
 
