@@ -164,6 +164,18 @@ def test_classifier_and_its_keras_model_export_the_same(tmp_path):
                                atol=1e-5)
 
 
+@pytest.mark.parametrize("aggregation", ["max", "mean", "topk_mean"])
+def test_a_model_with_spare_rows_exports_without_them(tmp_path, aggregation):
+    from cbr_edu.model import build_cbr_model
+    X, y, Q = _data()
+    spare = build_cbr_model(X, y, aggregation=aggregation, capacity=len(X) + 5)
+    exact = build_cbr_model(X, y, aggregation=aggregation)
+    a = export_tflite(spare, tmp_path / "spare.tflite").path
+    b = export_tflite(exact, tmp_path / "exact.tflite").path
+    np.testing.assert_array_equal(_scores(a, Q), _scores(b, Q))
+    np.testing.assert_allclose(_scores(a, Q), exact.predict(Q, verbose=0), atol=1e-5)
+
+
 def test_normalization_is_read_up_to_the_first_other_layer():
     import keras
     from cbr_edu.tflite._normalization import read_normalization
