@@ -76,7 +76,7 @@ class RetrievalLayer(keras.layers.Layer):
             name="kernel", shape=(self.num_instances, self.dim),
             initializer="zeros", trainable=False)
         if index_embeddings is not None:
-            self.kernel.assign(l2_normalize(index).astype(np.float32))
+            self.kernel.assign(l2_normalize(index).astype(self.kernel.dtype))
 
     def build(self, input_shape):
         if input_shape[-1] is not None and input_shape[-1] != self.dim:
@@ -111,7 +111,7 @@ class RetrievalLayer(keras.layers.Layer):
             raise ValueError(
                 f"this layer holds {self.num_instances} x {self.dim} embeddings, got "
                 f"{index.shape[0]} x {index.shape[1]}; build a new layer for another size")
-        self.kernel.assign(l2_normalize(index).astype(np.float32))
+        self.kernel.assign(l2_normalize(index).astype(self.kernel.dtype))
 
     @property
     def index_embeddings(self):

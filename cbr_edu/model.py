@@ -152,6 +152,8 @@ def write_index(model, embeddings, labels):
 def _with_empty_slots(embeddings, class_ids, capacity):
     """The index padded to ``capacity`` rows: zero rows whose class is EMPTY_SLOT."""
     spare = capacity - len(embeddings)
+    if spare == 0:
+        return embeddings, class_ids
     rows = np.concatenate([embeddings, np.zeros((spare, embeddings.shape[1]), np.float32)])
     ids = np.concatenate([class_ids, np.full(spare, EMPTY_SLOT, np.int32)])
     return rows, ids
