@@ -20,20 +20,26 @@ Example
 import json
 from pathlib import Path
 
-import keras
 import numpy as np
+import tensorflow as tf
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.exceptions import NotFittedError
 from sklearn.utils.extmath import softmax
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._atomic import atomic_output
 from .layers import AGGREGATIONS
-from .model import build_cbr_model, check_index
+from .model import build_cbr_model, cbr_layers, write_index
 from .similarity import l2_normalize
 
 __all__ = ["CbRClassifier"]
 
 _FORMAT = "cbr_edu.CbRClassifier/1"
+_NOT_FITTED = ("this %(name)s is not fitted yet: call fit(X, y) with at least 2 examples "
+               "first")
+# Scores are computed in float64 so that a query's scores do not depend on which
+# other queries share its batch (float32 matrix products differ in the last bit).
+_SCORE_DTYPE = "float64"
 
 
 class CbRClassifier(ClassifierMixin, BaseEstimator):
@@ -50,26 +56,39 @@ class CbRClassifier(ClassifierMixin, BaseEstimator):
     k : int
         Number of best instances averaged by ``"topk_mean"``.
     temperature : float
-        ``predict_proba`` is ``softmax(scores / temperature)``: a readable
+        ``predict_proba`` is ``softmax(class_scores / temperature)``: a readable
         confidence, not a calibrated probability.
     batch_size : int
         Queries scored per batch.
 
     Attributes
     ----------
-    classes_ : ndarray — the class labels, sorted; columns of ``decision_function``.
+    classes_ : ndarray — the class labels, sorted; columns of ``class_scores``.
     index_embeddings_ : ndarray (n, dim) — L2-normalised index.
     index_labels_ : ndarray (n,) — label of each index row.
-    n_features_in_ : int — embedding dimension.
+    n_features_in_ : int — embedding dimension (the number of columns of ``X``
+        when there is no embedder).
+
+    With an embedder, ``X`` is a list of images, not a matrix: scikit-learn's
+    input checks then apply to the embeddings, so ``n_features_in_`` is the
+    embedding dimension either way.
+
+    ``fit`` builds a compiled Keras model of the index; fitting again with an
+    index of the same dimension and number of classes that fits in it writes
+    the new index into that model (no rebuild, no retrace). ``add_examples``
+    grows the model's room by doubling, so adding one example at a time
+    rarely rebuilds it.
 
     Example
     -------
     >>> clf = CbRClassifier(aggregation="mean").fit(np.eye(3), [0, 1, 1])
-    >>> clf.decision_function(np.array([[0.0, 1.0, 1.0]])).round(3)
-    array([[0.   , 0.707]], dtype=float32)
+    >>> clf.class_scores(np.array([[0.0, 1.0, 1.0]])).round(3)
+    array([[0.   , 0.707]])
+    >>> clf.decision_function(np.array([[0.0, 1.0, 1.0]])).round(3)  # binary: 1-D
+    array([0.707])
     """
 
-    def __init__(self, embedder=None, aggregation="max", k=3, temperature=0.05,
+    def __init__(self, embedder=None, *, aggregation="max", k=3, temperature=0.05,
                  batch_size=256):
         self.embedder = embedder
         self.aggregation = aggregation
@@ -84,8 +103,8 @@ class CbRClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError(
                 f"unknown aggregation {self.aggregation!r}; choose one of {AGGREGATIONS}")
         self.embedder_ = self._resolve_embedder()
-        embeddings = self._embed(X, what="fit")
-        self._set_index(embeddings, self._labels(y, len(embeddings)))
+        embeddings, y = self._examples(X, y, reset=True)
+        self._set_index(embeddings, y, edit=False)
         return self
 
     def add_examples(self, X, y):
@@ -97,14 +116,9 @@ class CbRClassifier(ClassifierMixin, BaseEstimator):
         """
         if not hasattr(self, "index_embeddings_"):
             return self.fit(X, y)
-        embeddings = self._embed(X, what="add_examples")
-        if embeddings.shape[1] != self.n_features_in_:
-            raise ValueError(
-                f"new examples have {embeddings.shape[1]} features, the index has "
-                f"{self.n_features_in_}; embed them with the same embedder")
-        labels = self._labels(y, len(embeddings))
+        embeddings, labels = self._examples(X, y, reset=False)
         self._set_index(np.concatenate([self.index_embeddings_, embeddings]),
-                        np.concatenate([self.index_labels_, labels]))
+                        np.concatenate([self.index_labels_, labels]), edit=True)
         return self
 
     def remove_class(self, label):
@@ -113,7 +127,7 @@ class CbRClassifier(ClassifierMixin, BaseEstimator):
         >>> CbRClassifier().fit(np.eye(3), [1, 2, 3]).remove_class(2).classes_.tolist()
         [1, 3]
         """
-        self._check_fitted()
+        check_is_fitted(self, msg=_NOT_FITTED)
         keep = self.index_labels_ != label
         if keep.all():
             raise ValueError(
@@ -122,36 +136,50 @@ class CbRClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError(
                 f"removing class {label!r} would leave {int(keep.sum())} index item(s); "
                 "an index needs at least 2 — add examples first")
-        self._set_index(self.index_embeddings_[keep], self.index_labels_[keep])
+        self._set_index(self.index_embeddings_[keep], self.index_labels_[keep], edit=True)
         return self
 
     # -- scoring ------------------------------------------------------------
-    def decision_function(self, X):
+    def class_scores(self, X):
         """Class scores ``(n, n_classes)``, columns aligned with ``classes_``.
 
-        With ``aggregation="max"`` a score is the cosine similarity to the
-        class's nearest indexed example.
+        One column per class for any number of classes. With
+        ``aggregation="max"`` a score is the cosine similarity to the class's
+        nearest indexed example.
+
+        >>> clf = CbRClassifier().fit([[1.0, 0.0], [0.0, 1.0]], ["a", "b"])
+        >>> clf.class_scores([[3.0, 4.0]]).round(2)
+        array([[0.6, 0.8]])
         """
-        self._check_fitted()
-        queries = self._embed(X, what="predict", min_rows=1)
-        if queries.shape[1] != self.n_features_in_:
-            raise ValueError(
-                f"X has {queries.shape[1]} features, but this CbRClassifier was fitted "
-                f"with {self.n_features_in_}; use the embedder the index was built with")
-        model = self._keras_model()
-        batches = [model(queries[i:i + self.batch_size], training=False)
+        queries = self._queries(X)
+        batches = [self._scores_fn(queries[i:i + self.batch_size]).numpy()
                    for i in range(0, len(queries), self.batch_size)]
-        return np.concatenate([keras.ops.convert_to_numpy(b) for b in batches]).astype(np.float32)
+        return np.concatenate(batches)
+
+    def decision_function(self, X):
+        """Scikit-learn's decision values: 1-D for two classes, else ``class_scores``.
+
+        With two classes, the score of ``classes_[1]`` minus that of ``classes_[0]``
+        (positive means ``classes_[1]``), as scikit-learn defines it. For one
+        column per class whatever their number, use ``class_scores``.
+
+        >>> clf = CbRClassifier().fit([[1.0, 0.0], [0.0, 1.0]], ["a", "b"])
+        >>> clf.decision_function([[3.0, 4.0]]).round(2)
+        array([0.2])
+        """
+        scores = self.class_scores(X)
+        if len(self.classes_) == 2:
+            return scores[:, 1] - scores[:, 0]
+        return scores
 
     def predict(self, X):
         """The best-scoring class for each row of ``X``."""
-        scores = self.decision_function(X)
+        scores = self.class_scores(X)  # first: it checks that the classifier is fitted
         return self.classes_[np.argmax(scores, axis=1)]
 
     def predict_proba(self, X):
-        """``softmax(scores / temperature)``, columns aligned with ``classes_``."""
-        scores = self.decision_function(X).astype(np.float64)
-        return softmax(scores / self.temperature)
+        """``softmax(class_scores / temperature)``, columns aligned with ``classes_``."""
+        return softmax(self.class_scores(X) / self.temperature)
 
     def to_keras(self):
         """The classifier as a Keras model (image in when there is an embedder).
@@ -159,19 +187,19 @@ class CbRClassifier(ClassifierMixin, BaseEstimator):
         >>> CbRClassifier().fit(np.eye(2), ["a", "b"]).to_keras().output_shape
         (None, 2)
         """
-        self._check_fitted()
+        check_is_fitted(self, msg=_NOT_FITTED)
         return build_cbr_model(self.index_embeddings_, self.index_labels_,
                                embedder=self.embedder_, aggregation=self.aggregation,
                                k=self.k)
 
     # -- persistence --------------------------------------------------------
-    def save(self, path, overwrite=False):
+    def save(self, path, *, overwrite=False):
         """Write the index and settings to one ``.npz`` file (atomically).
 
         The embedder is saved by its spec string and reloaded with
         ``load_embedder``. Labels must be strings, numbers or booleans.
         """
-        self._check_fitted()
+        check_is_fitted(self, msg=_NOT_FITTED)
         path = Path(path)
         if path.exists() and not overwrite:
             raise FileExistsError(f"{path} exists; pass overwrite=True to replace it")
@@ -211,8 +239,30 @@ class CbRClassifier(ClassifierMixin, BaseEstimator):
                   k=settings["k"], temperature=settings["temperature"],
                   batch_size=settings["batch_size"])
         clf.embedder_ = clf._resolve_embedder()
-        clf._set_index(embeddings, np.asarray(settings["labels"]))
+        clf.n_features_in_ = embeddings.shape[1]
+        clf._set_index(embeddings, np.asarray(settings["labels"]), edit=False)
         return clf
+
+    # The compiled model is rebuilt from the index, not pickled.
+    def __getstate__(self):
+        state = super().__getstate__()
+        return {key: value for key, value in state.items()
+                if key not in ("_model", "_scores_fn")}
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        if hasattr(self, "index_embeddings_"):
+            self._write_model(edit=False)
+
+    def __sklearn_is_fitted__(self):
+        return hasattr(self, "index_embeddings_")
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        if self.embedder is not None:  # X is images (arrays) or image file paths
+            tags.input_tags.two_d_array = False
+            tags.input_tags.string = True
+        return tags
 
     # -- helpers ------------------------------------------------------------
     def _resolve_embedder(self):
@@ -221,54 +271,67 @@ class CbRClassifier(ClassifierMixin, BaseEstimator):
         from .embedders import load_embedder
         return load_embedder(self.embedder)
 
-    def _embed(self, X, what, min_rows=0):
-        if self.embedder_ is not None:
-            X = self.embedder_.embed(X)
-        X = np.asarray(X)
-        if X.ndim == 1 and what == "predict" and self.embedder_ is None:
-            raise ValueError(
-                f"X must be 2-D (n_samples, {getattr(self, 'n_features_in_', 'dim')}); "
-                "wrap a single vector as [vector]")
-        if X.ndim != 2:
-            raise ValueError(f"{what}: expected a 2-D array of embeddings, got shape {X.shape}")
-        if len(X) < min_rows:
-            raise ValueError(f"{what}: got no rows")
-        if not np.issubdtype(X.dtype, np.number):
-            raise ValueError(f"{what}: embeddings must be numbers, got dtype {X.dtype}")
-        X = X.astype(np.float32)
-        if not np.all(np.isfinite(X)):
-            rows = np.flatnonzero(~np.all(np.isfinite(X), axis=1))
-            raise ValueError(f"{what}: X contains NaN or inf in rows {rows[:5].tolist()}")
-        return X
+    def _examples(self, X, y, *, reset):
+        """Index examples: ``X`` embedded (when there is an embedder) and validated
+        as float32 features, ``y`` as classification targets."""
+        X, y = self._validate(self._embed(X), y, reset=reset, dtype=np.float32,
+                              ensure_min_samples=2 if reset else 1)
+        check_classification_targets(y)
+        return X, y
 
-    @staticmethod
-    def _labels(y, n):
-        y = np.asarray(y)
-        if y.ndim != 1:
-            raise ValueError(f"y must be 1-D (one label per row), got shape {y.shape}")
-        if len(y) != n:
-            raise ValueError(f"got {n} rows but {len(y)} labels; give one label per row")
-        return y
+    def _queries(self, X):
+        """Queries embedded (when there is an embedder) and validated as float64."""
+        check_is_fitted(self, msg=_NOT_FITTED)
+        return self._validate(self._embed(X), reset=False, dtype=_SCORE_DTYPE)
 
-    def _set_index(self, embeddings, labels):
-        embeddings, classes, _ = check_index(embeddings, labels)
+    def _embed(self, X):
+        return X if self.embedder_ is None else self.embedder_.embed(X)
+
+    def _validate(self, *args, **kwargs):
+        """scikit-learn's ``validate_data``, with what to do when the width is wrong."""
+        try:
+            return validate_data(self, *args, **kwargs)
+        except ValueError as error:
+            if "features, but" not in str(error):  # its n_features_in_ message
+                raise
+            raise ValueError(f"{error} Embed them with the embedder the index was built "
+                             "with.") from None
+
+    def _set_index(self, embeddings, labels, *, edit):
         self.index_embeddings_ = l2_normalize(embeddings).astype(np.float32)
         self.index_labels_ = np.asarray(labels)
-        self.classes_ = classes
-        self.n_features_in_ = embeddings.shape[1]
-        self._model = None
+        self.classes_ = np.unique(self.index_labels_)
+        self._write_model(edit=edit)
 
-    def _keras_model(self):
-        if getattr(self, "_model", None) is None:
-            self._model = build_cbr_model(self.index_embeddings_, self.index_labels_,
-                                          aggregation=self.aggregation, k=self.k)
-        return self._model
+    def _write_model(self, *, edit):
+        """Write the index into the compiled model; build one only when it does not fit.
 
-    def _check_fitted(self):
-        if not hasattr(self, "index_embeddings_"):
-            raise NotFittedError(
-                "this CbRClassifier is not fitted yet: call fit(X, y) with at least 2 "
-                "examples first")
+        ``edit``: the index was edited (``add_examples``, ``remove_class``); a
+        rebuilt model then keeps the old one's room, doubled when the index has
+        outgrown it. Otherwise a new model holds exactly the index.
+        """
+        size = len(self.index_embeddings_)
+        model = getattr(self, "_model", None)
+        room = 0
+        if model is not None:
+            retrieval, aggregation = cbr_layers(model)
+            room = retrieval.num_instances
+            if (size <= room and retrieval.dim == self.n_features_in_
+                    and aggregation.num_classes == len(self.classes_)
+                    and (aggregation.method, aggregation.k) == (self.aggregation, self.k)):
+                write_index(model, self.index_embeddings_, self.index_labels_)
+                return
+        if not edit:
+            capacity = size
+        else:
+            capacity = room if size <= room else max(size, 2 * room)
+        self._model = build_cbr_model(self.index_embeddings_, self.index_labels_,
+                                      aggregation=self.aggregation, k=self.k,
+                                      capacity=capacity, dtype=_SCORE_DTYPE)
+        model = self._model
+        self._scores_fn = tf.function(
+            lambda queries: model(queries, training=False),
+            input_signature=[tf.TensorSpec((None, self.n_features_in_), _SCORE_DTYPE)])
 
 
 def _embedder_spec(embedder):

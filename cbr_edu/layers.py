@@ -12,7 +12,9 @@
     ``"max"`` (the original design), ``"mean"`` or ``"topk_mean"`` (mean of the k
     best). It uses segment reductions over a vector of class ids, so neither the
     memory nor the graph grows with instances × classes, and no op is added per
-    class.
+    class. An instance whose class id is ``EMPTY_SLOT`` (-1) belongs to no class:
+    its score never reaches the output, so a model can keep spare index rows and
+    fill them later without being rebuilt.
 
 Both keep their index in non-trainable weights, so a model saves to a
 ``.keras`` file and reloads with ``safe_mode=True``.
@@ -34,9 +36,10 @@ from keras import ops
 
 from .similarity import l2_normalize
 
-__all__ = ["RetrievalLayer", "AggregationLayer", "AGGREGATIONS"]
+__all__ = ["RetrievalLayer", "AggregationLayer", "AGGREGATIONS", "EMPTY_SLOT"]
 
 AGGREGATIONS = ("max", "mean", "topk_mean")
+EMPTY_SLOT = -1  # the class id of an index row that holds no example
 
 
 @keras.saving.register_keras_serializable(package="cbr_edu")
@@ -73,7 +76,7 @@ class RetrievalLayer(keras.layers.Layer):
             name="kernel", shape=(self.num_instances, self.dim),
             initializer="zeros", trainable=False)
         if index_embeddings is not None:
-            self.kernel.assign(l2_normalize(index).astype(np.float32))
+            self.kernel.assign(l2_normalize(index).astype(self.kernel.dtype))
 
     def build(self, input_shape):
         if input_shape[-1] is not None and input_shape[-1] != self.dim:
@@ -108,7 +111,7 @@ class RetrievalLayer(keras.layers.Layer):
             raise ValueError(
                 f"this layer holds {self.num_instances} x {self.dim} embeddings, got "
                 f"{index.shape[0]} x {index.shape[1]}; build a new layer for another size")
-        self.kernel.assign(l2_normalize(index).astype(np.float32))
+        self.kernel.assign(l2_normalize(index).astype(self.kernel.dtype))
 
     @property
     def index_embeddings(self):
@@ -126,8 +129,9 @@ class AggregationLayer(keras.layers.Layer):
     Parameters
     ----------
     class_ids : sequence of int, length num_instances
-        The class (column of the output) of each instance, in ``[0, num_classes)``.
-        Every class needs at least one instance.
+        The class (column of the output) of each instance, in ``[0, num_classes)``,
+        or ``EMPTY_SLOT`` for a spare row that never scores. Every class needs at
+        least one instance.
     num_classes : int
     method : {"max", "mean", "topk_mean"}
     k : int
@@ -183,6 +187,9 @@ class AggregationLayer(keras.layers.Layer):
         >>> layer.set_class_ids([1, 1, 0])
         >>> keras.ops.convert_to_numpy(layer(np.array([[0.2, 0.6, 0.5]], "float32")))
         array([[0.5, 0.6]], dtype=float32)
+        >>> layer.set_class_ids([1, EMPTY_SLOT, 0])   # the 2nd score now counts for no class
+        >>> keras.ops.convert_to_numpy(layer(np.array([[0.2, 0.6, 0.5]], "float32")))
+        array([[0.5, 0.2]], dtype=float32)
         """
         ids, counts = _class_layout(np.asarray(class_ids), self.num_classes, self.class_names)
         if ids.size != self.num_instances:
@@ -199,35 +206,39 @@ class AggregationLayer(keras.layers.Layer):
         self.built = True
 
     def call(self, scores):
-        # Segment reductions work along the first axis: put instances first.
+        # Segment reductions work along the first axis: put instances first. They
+        # drop negative segment ids, which is what keeps EMPTY_SLOT rows out.
         per_instance = ops.transpose(ops.cast(scores, self.compute_dtype))
+        counts = ops.cast(self.class_counts, self.compute_dtype)
         if self.method == "max":
             per_class = ops.segment_max(per_instance, self.class_ids, self.num_classes)
         elif self.method == "mean":
             per_class = (ops.segment_sum(per_instance, self.class_ids, self.num_classes)
-                         / self.class_counts[:, None])
+                         / counts[:, None])
         else:
-            per_class = self._topk_mean(per_instance)
+            per_class = self._topk_mean(per_instance, counts)
         return ops.transpose(per_class)
 
-    def _topk_mean(self, per_instance):
+    def _topk_mean(self, per_instance, counts):
         """k rounds: take each class's best score, then knock out that one instance."""
         ids, n = self.class_ids, self.num_instances
+        # an empty slot looks up class 0's values; its own segment id (-1) is dropped
+        lookup = ops.maximum(ids, 0)
         position = ops.arange(n, dtype="int32")[:, None]
         total = None
         for round_ in range(self.k):
             best = ops.segment_max(per_instance, ids, self.num_classes)
-            has_round = ops.cast(self.class_counts > round_, best.dtype)[:, None]
+            has_round = ops.cast(counts > round_, best.dtype)[:, None]
             best_kept = ops.where(has_round > 0, best, ops.zeros_like(best))
             total = best_kept if total is None else total + best_kept
             if round_ + 1 == self.k:
                 break
-            is_best = per_instance >= ops.take(best, ids, axis=0)
+            is_best = per_instance >= ops.take(best, lookup, axis=0)
             # the first instance (lowest position) holding its class's best score
             first = -ops.segment_max(ops.where(is_best, -position, -n), ids, self.num_classes)
-            knocked_out = ops.equal(position, ops.take(first, ids, axis=0))
+            knocked_out = ops.equal(position, ops.take(first, lookup, axis=0))
             per_instance = ops.where(knocked_out, float("-inf"), per_instance)
-        used = ops.minimum(self.class_counts, float(self.k))[:, None]
+        used = ops.minimum(counts, float(self.k))[:, None]
         return total / used
 
     def compute_output_shape(self, input_shape):
@@ -255,9 +266,10 @@ def _class_layout(ids, num_classes, class_names=None):
         raise ValueError("class_ids must be a 1-D sequence of integer class indices")
     if num_classes is None:
         raise ValueError("give num_classes (there are no class ids to count them from)")
-    if ids.size and (ids.min() < 0 or ids.max() >= num_classes):
-        raise ValueError(f"class_ids must lie in [0, {num_classes})")
-    counts = np.bincount(ids, minlength=num_classes)
+    if ids.size and (ids.min() < EMPTY_SLOT or ids.max() >= num_classes):
+        raise ValueError(f"class_ids must lie in [0, {num_classes}), or be EMPTY_SLOT "
+                         f"({EMPTY_SLOT}) for a spare row")
+    counts = np.bincount(ids[ids != EMPTY_SLOT], minlength=num_classes)
     empty = np.flatnonzero(counts == 0)
     if empty.size:
         which = [class_names[i] for i in empty[:5]] if class_names else empty[:5].tolist()

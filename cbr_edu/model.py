@@ -8,6 +8,11 @@ the same order as ``CbRClassifier.classes_`` — and the names are stored in the
 aggregation layer (``class_names(model)`` reads them back, also after
 ``keras.models.load_model``).
 
+``write_index`` puts a new index into an existing model of the same dimension and
+number of classes, in place: the compiled graph is kept, nothing is rebuilt or
+retraced. A model built with ``capacity`` rows to spare takes a larger index the
+same way; rows beyond the index are empty slots that never score.
+
 Example
 -------
 >>> import numpy as np
@@ -21,9 +26,9 @@ array([[0.99, 0.11]], dtype=float32)
 import keras
 import numpy as np
 
-from .layers import AggregationLayer, RetrievalLayer
+from .layers import EMPTY_SLOT, AggregationLayer, RetrievalLayer
 
-__all__ = ["build_cbr_model", "class_names", "cbr_layers", "check_index"]
+__all__ = ["build_cbr_model", "write_index", "class_names", "cbr_layers", "check_index"]
 
 
 def check_index(embeddings, labels):
@@ -57,8 +62,8 @@ def check_index(embeddings, labels):
     return embeddings, classes, class_ids.astype(np.int32)
 
 
-def build_cbr_model(embeddings, labels, embedder=None, aggregation="max", k=3,
-                    name="cbr"):
+def build_cbr_model(embeddings, labels, *, embedder=None, aggregation="max", k=3,
+                    capacity=None, dtype="float32", name="cbr"):
     """Build ``input → [embedder] → RetrievalLayer → AggregationLayer``.
 
     Parameters
@@ -75,6 +80,13 @@ def build_cbr_model(embeddings, labels, embedder=None, aggregation="max", k=3,
     aggregation : {"max", "mean", "topk_mean"}
     k : int
         Number of best instances averaged by ``"topk_mean"``.
+    capacity : int, optional
+        Index rows to hold (default: exactly the index). Rows beyond the index are
+        empty slots, so ``write_index`` can later put a larger index in place.
+    dtype : str
+        The layers' dtype. ``"float64"`` gives scores that do not depend on
+        which other queries share a batch (float32 matrix products can differ in
+        the last bit between batch sizes).
 
     Returns
     -------
@@ -87,18 +99,64 @@ def build_cbr_model(embeddings, labels, embedder=None, aggregation="max", k=3,
     (None, 2)
     """
     embeddings, classes, class_ids = check_index(embeddings, labels)
+    capacity = len(embeddings) if capacity is None else int(capacity)
+    if capacity < len(embeddings):
+        raise ValueError(f"capacity={capacity} is smaller than the index "
+                         f"({len(embeddings)} items)")
+    rows, ids = _with_empty_slots(embeddings, class_ids, capacity)
     if embedder is None:
-        inputs = keras.Input(shape=(embeddings.shape[1],), name="embedding")
+        inputs = keras.Input(shape=(embeddings.shape[1],), dtype=dtype, name="embedding")
         features = inputs
     else:
         height, width = embedder.input_size
         inputs = keras.Input(shape=(height, width, 3), name="image")
         features = embedder.as_layer()(inputs)
-    scores = RetrievalLayer(embeddings, name="retrieval")(features)
-    outputs = AggregationLayer(class_ids, num_classes=len(classes), method=aggregation,
+    scores = RetrievalLayer(rows, name="retrieval", dtype=dtype)(features)
+    outputs = AggregationLayer(ids, num_classes=len(classes), method=aggregation,
                                k=k, class_names=[str(c) for c in classes],
-                               name="aggregation")(scores)
+                               name="aggregation", dtype=dtype)(scores)
     return keras.Model(inputs, outputs, name=name)
+
+
+def write_index(model, embeddings, labels):
+    """Put a new index into a CbR model in place, keeping its compiled graph.
+
+    The index needs the model's embedding dimension and number of classes, and
+    at most as many items as the model has rows; the rows left over become empty
+    slots. The class ids are rewritten only when they change; the class names
+    follow the new labels. Scores then equal those of a freshly built model.
+
+    >>> model = build_cbr_model(np.eye(3), ["a", "b", "b"], capacity=4)
+    >>> write_index(model, [[0.0, 1.0, 0.0], [1.0, 0.0, 0.0]], ["x", "y"])
+    >>> class_names(model)
+    ['x', 'y']
+    >>> model.predict(np.array([[1.0, 0.0, 0.0]]), verbose=0)
+    array([[0., 1.]], dtype=float32)
+    """
+    embeddings, classes, class_ids = check_index(embeddings, labels)
+    retrieval, aggregation = cbr_layers(model)
+    if (len(embeddings) > retrieval.num_instances or embeddings.shape[1] != retrieval.dim
+            or len(classes) != aggregation.num_classes):
+        raise ValueError(
+            f"model {model.name!r} holds up to {retrieval.num_instances} items of dimension "
+            f"{retrieval.dim} in {aggregation.num_classes} classes; this index has "
+            f"{len(embeddings)} items of dimension {embeddings.shape[1]} in {len(classes)} "
+            "classes: build a new model (build_cbr_model) for it")
+    rows, ids = _with_empty_slots(embeddings, class_ids, retrieval.num_instances)
+    retrieval.set_index(rows)
+    if not np.array_equal(ids, keras.ops.convert_to_numpy(aggregation.class_ids)):
+        aggregation.set_class_ids(ids)
+    aggregation.class_names = [str(c) for c in classes]
+
+
+def _with_empty_slots(embeddings, class_ids, capacity):
+    """The index padded to ``capacity`` rows: zero rows whose class is EMPTY_SLOT."""
+    spare = capacity - len(embeddings)
+    if spare == 0:
+        return embeddings, class_ids
+    rows = np.concatenate([embeddings, np.zeros((spare, embeddings.shape[1]), np.float32)])
+    ids = np.concatenate([class_ids, np.full(spare, EMPTY_SLOT, np.int32)])
+    return rows, ids
 
 
 def class_names(model):

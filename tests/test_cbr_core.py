@@ -8,8 +8,8 @@ from sklearn.exceptions import NotFittedError
 from sklearn.neighbors import KNeighborsClassifier
 
 from cbr_edu import CbRClassifier, build_cbr_model
-from cbr_edu.layers import AggregationLayer, RetrievalLayer
-from cbr_edu.model import class_names
+from cbr_edu.layers import AGGREGATIONS, EMPTY_SLOT, AggregationLayer, RetrievalLayer
+from cbr_edu.model import cbr_layers, class_names, write_index
 from cbr_edu.similarity import cosine
 
 SLOW = settings(max_examples=25, deadline=None,
@@ -63,10 +63,12 @@ def test_max_aggregation_is_cosine_1nn_and_sklearn_1nn(problem):
 
 
 @SLOW
-@given(indexed_problems(), st.sampled_from(["max", "mean", "topk_mean"]), st.integers(1, 4))
-def test_aggregations_equal_their_numpy_definitions(problem, method, k):
+@given(indexed_problems(), st.sampled_from(AGGREGATIONS), st.integers(1, 4), st.integers(0, 4))
+def test_aggregations_equal_their_numpy_definitions(problem, method, k, spare):
+    """Also with spare rows (empty slots): they must never change a class score."""
     index, labels, queries = problem
-    model = build_cbr_model(index, labels, aggregation=method, k=k)
+    model = build_cbr_model(index, labels, aggregation=method, k=k, capacity=len(index) + spare)
+    assert cbr_layers(model)[0].num_instances == len(index) + spare
     got = np.asarray(model(queries))
     want = numpy_class_scores(index, labels, queries, method, k)
     np.testing.assert_allclose(got, want, atol=2e-5)
@@ -81,6 +83,18 @@ def test_topk_mean_with_tied_scores_counts_each_instance_once():
     np.testing.assert_allclose(got, [[1.0, 0.0]], atol=1e-6)
     model3 = build_cbr_model(index, [0, 0, 0, 0, 1], aggregation="topk_mean", k=4)
     np.testing.assert_allclose(np.asarray(model3(np.array([[1.0, 0.0]]))), [[0.75, 0.0]], atol=1e-6)
+
+
+@pytest.mark.parametrize("method", AGGREGATIONS)
+def test_an_empty_slot_never_wins_even_over_negative_scores(method):
+    # every real cosine is negative; an empty slot's row is zero (score 0)
+    layer = AggregationLayer([0, EMPTY_SLOT, 1, 1, EMPTY_SLOT], num_classes=2,
+                             method=method, k=2)
+    scores = np.array([[-0.5, 0.0, -0.9, -0.1, 0.0]], "float32")
+    want = {"max": [-0.5, -0.1], "mean": [-0.5, -0.5], "topk_mean": [-0.5, -0.5]}[method]
+    np.testing.assert_allclose(np.asarray(layer(scores)), [want], atol=1e-6)
+    with pytest.raises(ValueError, match="EMPTY_SLOT"):
+        layer.set_class_ids([0, -2, 1, 1, 0])
 
 
 def test_retrieval_layer_outputs_cosines_and_handles_zero_query():
@@ -141,6 +155,91 @@ def test_large_index_runs_without_instances_by_classes_memory():
         np.asarray(AggregationLayer(ids, num_classes=c)(scores)), expected_max)
 
 
+# -- one compiled model, its index rewritten in place ------------------------------
+@pytest.mark.parametrize("method", AGGREGATIONS)
+def test_write_index_scores_like_a_freshly_built_model(method):
+    import tensorflow as tf
+
+    rng = np.random.default_rng(5)
+    model = build_cbr_model(rng.normal(size=(8, 6)), list("aabbbccd"), aggregation=method,
+                            k=2, capacity=10)
+    compiled = tf.function(lambda q: model(q, training=False),
+                           input_signature=[tf.TensorSpec((None, 6), "float32")])
+    queries = rng.normal(size=(7, 6)).astype("float32")
+    compiled(queries)
+    for labels in (list("abcdabcd"), list("wxxyyyzz"), list("pqrs"), list("aaaaabbbcd")):
+        index = rng.normal(size=(len(labels), 6))
+        write_index(model, index, labels)
+        fresh = build_cbr_model(index, labels, aggregation=method, k=2)
+        np.testing.assert_allclose(compiled(queries), fresh(queries), atol=1e-6)
+        assert class_names(model) == class_names(fresh) == sorted(set(labels))
+    assert compiled.experimental_get_tracing_count() == 1  # never retraced
+
+
+def test_write_index_refuses_an_index_that_does_not_fit():
+    model = build_cbr_model(np.eye(4), [0, 0, 1, 1], capacity=5)
+    for index, labels in ((np.ones((6, 4)), [0, 0, 0, 1, 1, 1]),   # too many items
+                          (np.ones((4, 3)), [0, 0, 1, 1]),          # another dimension
+                          (np.ones((4, 4)), [0, 1, 2, 2])):         # another class count
+        with pytest.raises(ValueError, match="holds up to 5 items of dimension 4 in 2 "
+                                             "classes.*build a new model"):
+            write_index(model, index, labels)
+    with pytest.raises(ValueError, match="capacity=3 is smaller"):
+        build_cbr_model(np.eye(4), [0, 0, 1, 1], capacity=3)
+
+
+def test_refitting_reuses_the_compiled_model_until_the_shape_changes():
+    rng = np.random.default_rng(6)
+    queries = rng.normal(size=(9, 5))
+    clf = CbRClassifier(aggregation="topk_mean", k=2).fit(rng.normal(size=(10, 5)),
+                                                          np.arange(10) % 5)
+    model, compiled = clf._model, clf._scores_fn
+    clf.predict(queries)
+    for labels in (np.arange(10) % 5 + 10, np.array([1, 1, 1, 1, 1, 1, 2, 3, 4, 5]),
+                   np.array(list("abcdeab"))):                      # 7 items: spare rows
+        X = rng.normal(size=(len(labels), 5))
+        clf.fit(X, labels)
+        assert clf._model is model and clf._scores_fn is compiled
+        fresh = CbRClassifier(aggregation="topk_mean", k=2).fit(X, labels)
+        np.testing.assert_allclose(clf.class_scores(queries), fresh.class_scores(queries),
+                                   atol=1e-12)
+        assert clf.classes_.tolist() == fresh.classes_.tolist()
+    assert compiled.experimental_get_tracing_count() == 1
+    clf.fit(rng.normal(size=(10, 5)), np.arange(10) % 4)            # 4 classes: rebuilt
+    assert clf._model is not model
+    clf.set_params(aggregation="mean").fit(rng.normal(size=(10, 5)), np.arange(10) % 4)
+    assert cbr_layers(clf._model)[1].method == "mean"
+
+
+def test_adding_examples_one_at_a_time_doubles_the_room():
+    rng = np.random.default_rng(7)
+    X, y = rng.normal(size=(40, 6)), np.array(list("ab") * 20)
+    clf = CbRClassifier().fit(X[:2], y[:2])
+    models = [clf._model]
+    for i in range(2, 40):
+        clf.add_examples(X[i:i + 1], y[i:i + 1])
+        if clf._model is not models[-1]:
+            models.append(clf._model)
+    rooms = [cbr_layers(model)[0].num_instances for model in models]
+    assert rooms == [2, 4, 8, 16, 32, 64]          # 5 rebuilds for 38 additions
+    queries = rng.normal(size=(5, 6))
+    np.testing.assert_allclose(clf.class_scores(queries),
+                               CbRClassifier().fit(X, y).class_scores(queries), atol=1e-12)
+    clf.add_examples(X[:3], ["c"] * 3).remove_class("c")  # class count changes: rebuilt
+    assert cbr_layers(clf._model)[0].num_instances == 64  # keeping its room
+
+
+def test_binary_decision_function_is_the_second_class_minus_the_first():
+    rng = np.random.default_rng(8)
+    clf = CbRClassifier().fit(rng.normal(size=(6, 4)), ["yes", "no"] * 3)
+    queries = rng.normal(size=(10, 4))
+    scores, decision = clf.class_scores(queries), clf.decision_function(queries)
+    assert scores.shape == (10, 2) and decision.shape == (10,)
+    np.testing.assert_allclose(decision, scores[:, 1] - scores[:, 0])
+    np.testing.assert_array_equal(clf.predict(queries),
+                                  clf.classes_[(decision > 0).astype(int)])
+
+
 # -- serialisation -------------------------------------------------------------
 @pytest.mark.parametrize("method", ["max", "mean", "topk_mean"])
 def test_keras_file_round_trip_with_safe_mode(tmp_path, method):
@@ -196,8 +295,9 @@ def test_classifier_scores_proba_and_editing_the_index():
     clf = CbRClassifier().fit(X, y)
     q = np.array([[0.9, 0.1], [0.05, 1.0], [-2.0, 0.0]])
     assert clf.predict(q).tolist() == ["sun", "moon", "rain"]
-    scores = clf.decision_function(q)
+    scores = clf.class_scores(q)
     assert scores.shape == (3, 3) and clf.classes_.tolist() == ["moon", "rain", "sun"]
+    np.testing.assert_array_equal(clf.decision_function(q), scores)  # 3 classes: the matrix
     proba = clf.predict_proba(q)
     np.testing.assert_allclose(proba.sum(axis=1), 1, atol=1e-9)
     np.testing.assert_array_equal(np.argmax(proba, 1), np.argmax(scores, 1))
@@ -213,28 +313,31 @@ def test_classifier_scores_proba_and_editing_the_index():
 
 def test_clear_errors():
     X = np.random.default_rng(3).normal(size=(4, 3))
-    with pytest.raises(ValueError, match="at least 2"):
+    with pytest.raises(ValueError, match="minimum of 2 is required"):
         CbRClassifier().fit(X[:1], ["a"])
-    with pytest.raises(ValueError, match="4 rows but 3 labels"):
+    with pytest.raises(ValueError, match="inconsistent numbers of samples: \\[4, 3\\]"):
         CbRClassifier().fit(X, ["a", "b", "c"])
     bad = X.copy()
     bad[2, 1] = np.nan
-    with pytest.raises(ValueError, match="NaN or inf in rows \\[2\\]"):
+    with pytest.raises(ValueError, match="Input X contains NaN"):
         CbRClassifier().fit(bad, list("abcd"))
-    with pytest.raises(NotFittedError, match="not fitted"):
+    with pytest.raises(ValueError, match="Unknown label type: continuous"):
+        CbRClassifier().fit(X, [0.5, 1.5, 2.5, 3.5])
+    with pytest.raises(NotFittedError, match="not fitted yet: call fit"):
         CbRClassifier().predict(X)
     clf = CbRClassifier().fit(X, list("aabb"))
-    with pytest.raises(ValueError, match="X has 5 features.*fitted with 3"):
+    with pytest.raises(ValueError, match="X has 5 features, but CbRClassifier is expecting 3 "
+                                         "features as input. Embed them with the embedder"):
         clf.predict(np.ones((2, 5)))
     inf = np.ones((2, 3))
     inf[1, 0] = np.inf
-    with pytest.raises(ValueError, match="NaN or inf"):
+    with pytest.raises(ValueError, match="Input X contains infinity"):
         clf.predict(inf)
     with pytest.raises(ValueError, match="'z' is not in the index"):
         clf.remove_class("z")
     with pytest.raises(ValueError, match="unknown aggregation"):
         CbRClassifier(aggregation="median").fit(X, list("aabb"))
-    with pytest.raises(ValueError, match="features"):
+    with pytest.raises(ValueError, match="X has 7 features.*Embed them with the embedder"):
         clf.add_examples(np.ones((1, 7)), ["c"])
     two = CbRClassifier().fit(X[:3], ["a", "b", "b"])
     with pytest.raises(ValueError, match="leave 1 index item"):

@@ -31,7 +31,7 @@ def test_float_export_equals_keras(tmp_path, aggregation):
     X, y, Q = _data()
     clf = CbRClassifier(aggregation=aggregation, k=3).fit(X, y)
     result = export_tflite(clf, tmp_path / "m.tflite")
-    ref = clf.decision_function(Q)
+    ref = clf.class_scores(Q)
     got = _scores(result.path, Q)
     assert got.shape == ref.shape == (len(Q), len(clf.classes_))
     np.testing.assert_allclose(got, ref, atol=1e-5)
@@ -160,8 +160,20 @@ def test_classifier_and_its_keras_model_export_the_same(tmp_path):
     np.testing.assert_allclose(meta["input"]["normalization"]["mean"], mean, rtol=1e-6)
     np.testing.assert_allclose(meta["input"]["normalization"]["std"], std, rtol=1e-6)
     np.testing.assert_array_equal(_scores(a, images), _scores(b, images))
-    np.testing.assert_allclose(_scores(a, images), clf.decision_function(images),
+    np.testing.assert_allclose(_scores(a, images), clf.class_scores(images),
                                atol=1e-5)
+
+
+@pytest.mark.parametrize("aggregation", ["max", "mean", "topk_mean"])
+def test_a_model_with_spare_rows_exports_without_them(tmp_path, aggregation):
+    from cbr_edu.model import build_cbr_model
+    X, y, Q = _data()
+    spare = build_cbr_model(X, y, aggregation=aggregation, capacity=len(X) + 5)
+    exact = build_cbr_model(X, y, aggregation=aggregation)
+    a = export_tflite(spare, tmp_path / "spare.tflite").path
+    b = export_tflite(exact, tmp_path / "exact.tflite").path
+    np.testing.assert_array_equal(_scores(a, Q), _scores(b, Q))
+    np.testing.assert_allclose(_scores(a, Q), exact.predict(Q, verbose=0), atol=1e-5)
 
 
 def test_normalization_is_read_up_to_the_first_other_layer():

@@ -138,7 +138,7 @@ def _check_held_out(clf, acc, test_x, test_y, measured, held_out):
         from ..classifier import CbRClassifier
         twin = CbRClassifier(aggregation=clf.aggregation, k=clf.k).fit(
             clf.index_embeddings_, clf.index_labels_)
-        scores = twin.decision_function(test_emb)
+        scores = twin.class_scores(test_emb)
         true_acc = float(np.mean(twin.classes_[scores.argmax(1)] == np.asarray(test_y)))
     except Exception as exc:  # noqa: BLE001 - report, never crash
         measured.note = f"could not score TEST_IMAGES: {type(exc).__name__}: {exc}"

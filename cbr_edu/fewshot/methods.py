@@ -69,7 +69,7 @@ class CbR(BaseMethod):
         return self
 
     def decision_function(self, query_embeddings, **_):
-        return self.classifier_.decision_function(self._check(query_embeddings))
+        return self.classifier_.class_scores(self._check(query_embeddings))
 
     def size_bytes(self):
         index = self.classifier_.index_embeddings_

@@ -66,12 +66,15 @@ def _from_classifier(clf):
 
 def _from_keras(model):
     import keras
+    from ..layers import EMPTY_SLOT
     from ..model import cbr_layers
     retrieval, aggregation = cbr_layers(model)
     if len(model.inputs) != 1:
         raise ValueError("a CbR model for export has exactly one input")
-    index = np.ascontiguousarray(retrieval.index_embeddings, dtype=np.float32)  # (N, dim)
     class_ids = keras.ops.convert_to_numpy(aggregation.class_ids).astype(np.int32)
+    used = class_ids != EMPTY_SLOT  # spare rows (build_cbr_model(capacity=...)) are left out
+    index = np.ascontiguousarray(retrieval.index_embeddings[used], dtype=np.float32)  # (N, dim)
+    class_ids = class_ids[used]
     names = aggregation.class_names or [str(i) for i in range(aggregation.num_classes)]
     embedder, image_size = None, None
     shape = tuple(model.inputs[0].shape)
