@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 import cbr_edu
-from cbr_edu.embedders import Embedder, OfflineError, base, load_embedder
+from cbr_edu import _network
+from cbr_edu.embedders import Embedder, OfflineError, load_embedder
 
 keras = pytest.importorskip("keras")
 tf = pytest.importorskip("tensorflow")
@@ -251,7 +252,7 @@ def test_not_a_saved_model(tmp_path):
 ])
 def test_remote_handle_fails_fast_offline(handle, monkeypatch):
     probed = []
-    monkeypatch.setattr(base, "network_available",
+    monkeypatch.setattr(_network, "can_connect",
                         lambda host, port=443, timeout=2.0: probed.append(host) or False)
     t0 = time.perf_counter()
     with pytest.raises(OfflineError) as err:
@@ -264,7 +265,7 @@ def test_remote_handle_fails_fast_offline(handle, monkeypatch):
 
 def test_network_probe_is_bounded():
     t0 = time.perf_counter()
-    assert base.network_available("host.invalid", 443, timeout=1.0) is False
+    assert _network.can_connect("host.invalid", 443, timeout=1.0) is False
     assert time.perf_counter() - t0 < 3
 
 
@@ -273,7 +274,7 @@ def test_network_probe_is_bounded():
 def test_keras_application_offline_error(tmp_path, monkeypatch):
     from keras.src.backend import config
     monkeypatch.setattr(config, "_KERAS_DIR", str(tmp_path / "keras_home"))  # empty cache
-    monkeypatch.setattr(base, "network_available", lambda *a, **k: False)
+    monkeypatch.setattr(_network, "can_connect", lambda *a, **k: False)
     t0 = time.perf_counter()
     with pytest.raises(OfflineError) as err:
         load_embedder("keras:MobileNetV3Small")
