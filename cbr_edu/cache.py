@@ -40,7 +40,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile  # noqa: F401  (used by the Examples)
 import threading
 from dataclasses import dataclass
 from pathlib import Path

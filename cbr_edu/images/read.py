@@ -47,7 +47,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 __all__ = ["DEFAULT_MAX_PIXELS", "IMAGE_EXTENSIONS", "UNSUPPORTED_IMAGE_EXTENSIONS",
            "ImageReadError", "read_image", "to_rgb", "check_header"]
