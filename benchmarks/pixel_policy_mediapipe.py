@@ -161,7 +161,7 @@ def main():
     from test_pixel_parity import bundled_photos, write_awkward_files
 
     from cbr_edu import CbRClassifier, export_tflite
-    from cbr_edu.export import LiteRTClassifier
+    from cbr_edu.tflite import LiteRTClassifier
     from cbr_edu.images import read_image
 
     photos = bundled_photos()

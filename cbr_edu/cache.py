@@ -49,7 +49,7 @@ import numpy as np
 
 from ._atomic import atomic_write_bytes
 from ._hashing import update_array, update_file
-from ._paths import cache_root
+from ._paths import cache_dir
 
 __all__ = ["EmbeddingCache", "CacheInfo", "content_hash"]
 
@@ -108,7 +108,7 @@ class EmbeddingCache:
     Parameters
     ----------
     directory : str or PathLike, optional
-        Where entries live. Default: ``cache_root() / "embeddings"``.
+        Where entries live. Default: ``embeddings/`` in the cbr-edu cache folder.
 
     Attributes
     ----------
@@ -124,7 +124,8 @@ class EmbeddingCache:
     """
 
     def __init__(self, directory=None):
-        self.directory = Path(directory) if directory is not None else cache_root() / "embeddings"
+        self.directory = (Path(directory) if directory is not None
+                          else cache_dir("embeddings", create=False))
         self.hits = self.misses = 0
         self.last_hits = self.last_misses = 0
         self.recomputed_corrupt = 0

@@ -15,7 +15,7 @@ import pytest
 from PIL import Image
 
 from cbr_edu import CbRClassifier, export_tflite
-from cbr_edu.export import LiteRTClassifier
+from cbr_edu.tflite import LiteRTClassifier
 from cbr_edu.images import read_image
 
 EXIF_ORIENTATION = 0x0112
