@@ -40,6 +40,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import tempfile  # noqa: F401  (the embed_images example uses it)
 import threading
 from dataclasses import dataclass
 from pathlib import Path
