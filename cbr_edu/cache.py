@@ -17,8 +17,8 @@ place (``os.replace``), so two notebooks sharing the cache never see half a
 file. A truncated, corrupt, mismatched or wrong-shaped entry is ignored,
 recomputed and overwritten — never trusted.
 
-Where: ``$CBR_EDU_CACHE_DIR/embeddings`` if that variable is set, otherwise
-``platformdirs.user_cache_dir("cbr-edu")/embeddings``.
+Where: ``embeddings/`` below :func:`cbr_edu._paths.cache_root`
+(``$CBR_EDU_CACHE_DIR`` if that variable is set, otherwise the user cache folder).
 
 Example
 -------
@@ -40,7 +40,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile  # noqa: F401  (used by the Examples)
+import tempfile  # noqa: F401  (the embed_images example uses it)
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,9 +49,11 @@ from typing import Sequence
 import numpy as np
 
 from ._atomic import atomic_write_bytes
-__all__ = ["EmbeddingCache", "CacheInfo", "cache_root", "content_hash"]
+from ._hashing import update_array, update_file
+from ._paths import cache_dir
 
-ENV_VAR = "CBR_EDU_CACHE_DIR"
+__all__ = ["EmbeddingCache", "CacheInfo", "content_hash"]
+
 _MAGIC = b"CBR-EDU-EMB 1\n"
 _SUFFIX = ".emb"
 
@@ -59,23 +61,6 @@ _SUFFIX = ".emb"
 def _is_temporary(name):
     """A half-written entry left by an interrupted atomic write."""
     return name.startswith(".") and name.endswith(".tmp") and (_SUFFIX + ".") in name
-
-
-def cache_root() -> Path:
-    """The cbr-edu cache folder (embeddings, converted weights, downloads).
-
-    ``$CBR_EDU_CACHE_DIR`` if set, else the platform's user cache dir.
-
-    Example
-    -------
-    >>> cache_root().is_absolute() or "CBR_EDU_CACHE_DIR" in os.environ
-    True
-    """
-    env = os.environ.get(ENV_VAR)
-    if env:
-        return Path(env).expanduser()
-    import platformdirs
-    return Path(platformdirs.user_cache_dir("cbr-edu"))
 
 
 def content_hash(item) -> str:
@@ -90,17 +75,10 @@ def content_hash(item) -> str:
     h = hashlib.sha256()
     if isinstance(item, (str, os.PathLike)):
         h.update(b"file\0")
-        with open(item, "rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                h.update(block)
-        return h.hexdigest()
-    a = np.ascontiguousarray(np.asarray(item))
-    if a.dtype == object:
-        raise TypeError("Cannot hash an object array; pass numeric image arrays or file paths.")
-    h.update(b"array\0")
-    h.update(a.dtype.str.encode())
-    h.update(repr(a.shape).encode())
-    h.update(a.tobytes())
+        update_file(h, item)
+    else:
+        h.update(b"array\0")
+        update_array(h, item)
     return h.hexdigest()
 
 
@@ -131,7 +109,7 @@ class EmbeddingCache:
     Parameters
     ----------
     directory : str or PathLike, optional
-        Where entries live. Default: ``cache_root() / "embeddings"``.
+        Where entries live. Default: ``embeddings/`` in the cbr-edu cache folder.
 
     Attributes
     ----------
@@ -147,7 +125,8 @@ class EmbeddingCache:
     """
 
     def __init__(self, directory=None):
-        self.directory = Path(directory) if directory is not None else cache_root() / "embeddings"
+        self.directory = (Path(directory) if directory is not None
+                          else cache_dir("embeddings", create=False))
         self.hits = self.misses = 0
         self.last_hits = self.last_misses = 0
         self.recomputed_corrupt = 0
@@ -257,62 +236,55 @@ class EmbeddingCache:
         read_options = dict(read_options or {})
         dim = getattr(embedder, "dim", None)
         dim = int(dim) if isinstance(dim, (int, np.integer)) else None
+        keys = [self._item_key(embedder, item, read_options) for item in images]
+        out = [self._read(k, dim) for k in keys]
+        misses = [i for i, v in enumerate(out) if v is None]
+        found = self._compute(embedder, images, misses, keys, out, read_options, batch_size)
+        dim = dim or found
+        if dim is not None:
+            # Hits read before the dimension was known: distrust any that disagree.
+            bad = [i for i, v in enumerate(out) if v.shape[0] != dim]
+            if bad:
+                with self._lock:
+                    self.recomputed_corrupt += len(bad)
+                self._compute(embedder, images, bad, keys, out, read_options, batch_size)
+                misses += bad
+        elif len({v.shape[0] for v in out}) > 1:  # all hits, inconsistent: recompute all
+            for k in keys:
+                self._path(k).unlink(missing_ok=True)
+            return self.get_or_compute(embedder, images, batch_size, read_options)
+        with self._lock:
+            self.last_hits, self.last_misses = len(images) - len(misses), len(misses)
+            self.hits += self.last_hits
+            self.misses += self.last_misses
+        if not out:
+            return np.zeros((0, dim or 0), np.float32)
+        return np.stack(out).astype(np.float32, copy=False)
 
-        keys = []
-        for item in images:
-            digest = content_hash(item)
-            if isinstance(item, (str, os.PathLike)) and read_options:
-                digest += json.dumps(read_options, sort_keys=True)
-            keys.append(self.key(embedder, item, _hash=digest))
+    def _item_key(self, embedder, item, read_options) -> str:
+        """The key of one image; a file's key includes how it is read."""
+        digest = content_hash(item)
+        if isinstance(item, (str, os.PathLike)) and read_options:
+            digest += json.dumps(read_options, sort_keys=True)
+        return self.key(embedder, item, _hash=digest)
 
-        out: list = [None] * len(images)
-        for i, k in enumerate(keys):
-            out[i] = self._read(k, dim)
-        miss_idx = [i for i, v in enumerate(out) if v is None]
-        # Hits of a different length than fresh results cannot be trusted either.
-        n_hits = len(images) - len(miss_idx)
-
-        computed_dim = dim
-        for start in range(0, len(miss_idx), batch_size):
-            chunk = miss_idx[start:start + batch_size]
-            arrays = [self._load(images[i], read_options) for i in chunk]
-            emb = np.asarray(embedder.embed(arrays))
+    def _compute(self, embedder, images, indices, keys, out, read_options, batch_size):
+        """Embed ``images[indices]`` chunk by chunk into ``out``, storing each chunk as
+        it comes (an interrupted run keeps its progress); returns the dimension."""
+        dim = None
+        for start in range(0, len(indices), batch_size):
+            chunk = indices[start:start + batch_size]
+            emb = np.asarray(embedder.embed([self._load(images[i], read_options)
+                                             for i in chunk]))
             if emb.ndim != 2 or emb.shape[0] != len(chunk):
                 raise ValueError(
                     f"embedder {embedder.id!r} returned shape {emb.shape} for {len(chunk)} "
                     f"images; expected ({len(chunk)}, dim).")
-            emb = emb.astype(np.float32, copy=False)
-            computed_dim = emb.shape[1] if computed_dim is None else computed_dim
-            for i, vec in zip(chunk, emb):
+            dim = dim or emb.shape[1]
+            for i, vec in zip(chunk, emb.astype(np.float32, copy=False)):
                 out[i] = vec
                 self._write(keys[i], vec)
-        if computed_dim is not None:
-            # Hits read before we knew the dimension: distrust any that disagree.
-            bad = [i for i, v in enumerate(out) if v.shape[0] != computed_dim]
-            if bad:
-                with self._lock:
-                    self.recomputed_corrupt += len(bad)
-                emb = np.asarray(embedder.embed([self._load(images[i], read_options)
-                                                 for i in bad]), np.float32)
-                for i, vec in zip(bad, emb):
-                    out[i] = vec
-                    self._write(keys[i], vec)
-                miss_idx += bad
-                n_hits -= len(bad)
-        elif out:
-            lengths = {v.shape[0] for v in out}
-            if len(lengths) > 1:  # all hits, inconsistent: recompute everything
-                for k in keys:
-                    self._path(k).unlink(missing_ok=True)
-                return self.get_or_compute(embedder, images, batch_size, read_options)
-
-        with self._lock:
-            self.last_hits, self.last_misses = n_hits, len(miss_idx)
-            self.hits += n_hits
-            self.misses += len(miss_idx)
-        if not out:
-            return np.zeros((0, dim or 0), np.float32)
-        return np.stack(out).astype(np.float32, copy=False)
+        return dim
 
     @staticmethod
     def _load(item, read_options):

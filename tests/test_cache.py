@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from cbr_edu.cache import EmbeddingCache, cache_root, content_hash
+from cbr_edu._paths import cache_root
+from cbr_edu.cache import EmbeddingCache, content_hash
 
 
 class CountingEmbedder:

@@ -1,14 +1,14 @@
 """Embedder specs other than EfficientNet-Lite0: pixels, SavedModel (local + hub handles),
 keras.applications, .keras and .tflite files, the registry and image handling."""
 
-import os
 import time
 
 import numpy as np
 import pytest
 
 import cbr_edu
-from cbr_edu.embedders import Embedder, OfflineError, base, load_embedder
+from cbr_edu import _network
+from cbr_edu.embedders import Embedder, OfflineError, load_embedder
 
 keras = pytest.importorskip("keras")
 tf = pytest.importorskip("tensorflow")
@@ -145,19 +145,11 @@ def test_bad_inputs_have_clear_errors():
                                emb.embed([np.full((4, 4), 9, np.uint8)]))
 
 
-def test_file_paths_are_read(tmp_path, monkeypatch):
+def test_file_paths_are_read(tmp_path):
     from PIL import Image
     img = _images(1, size=(10, 12))[0]
     path = tmp_path / "a.png"
     Image.fromarray(img).save(path)
-    try:
-        import cbr_edu.images  # noqa: F401
-    except ImportError:  # the image reader is not there yet: stand in with PIL
-        import sys
-        import types
-        fake = types.ModuleType("cbr_edu.images")
-        fake.read_image = lambda p: np.asarray(Image.open(p).convert("RGB"))
-        monkeypatch.setitem(sys.modules, "cbr_edu.images", fake)
     emb = load_embedder("pixels:5:rgb")
     np.testing.assert_allclose(emb.embed([path, str(path)]), emb.embed([img, img]), atol=1e-5)
     np.testing.assert_allclose(emb.embed(path), emb.embed([img]), atol=1e-5)
@@ -251,7 +243,7 @@ def test_not_a_saved_model(tmp_path):
 ])
 def test_remote_handle_fails_fast_offline(handle, monkeypatch):
     probed = []
-    monkeypatch.setattr(base, "network_available",
+    monkeypatch.setattr(_network, "can_connect",
                         lambda host, port=443, timeout=2.0: probed.append(host) or False)
     t0 = time.perf_counter()
     with pytest.raises(OfflineError) as err:
@@ -264,7 +256,7 @@ def test_remote_handle_fails_fast_offline(handle, monkeypatch):
 
 def test_network_probe_is_bounded():
     t0 = time.perf_counter()
-    assert base.network_available("host.invalid", 443, timeout=1.0) is False
+    assert _network.can_connect("host.invalid", 443, timeout=1.0) is False
     assert time.perf_counter() - t0 < 3
 
 
@@ -273,7 +265,7 @@ def test_network_probe_is_bounded():
 def test_keras_application_offline_error(tmp_path, monkeypatch):
     from keras.src.backend import config
     monkeypatch.setattr(config, "_KERAS_DIR", str(tmp_path / "keras_home"))  # empty cache
-    monkeypatch.setattr(base, "network_available", lambda *a, **k: False)
+    monkeypatch.setattr(_network, "can_connect", lambda *a, **k: False)
     t0 = time.perf_counter()
     with pytest.raises(OfflineError) as err:
         load_embedder("keras:MobileNetV3Small")

@@ -126,7 +126,7 @@ def test_cache_with_altered_values_is_not_trusted(emb):
 
 
 def test_tampered_weights_file_is_refused(tmp_path):
-    from cbr_edu.embedders.torch_pickle import ChecksumError
+    from cbr_edu.embedders._torch_pickle import ChecksumError
     tampered = tmp_path / "lite0.pth"
     data = bytearray(open(lite0.weights_path(), "rb").read())
     data[len(data) // 2] ^= 1
@@ -180,7 +180,7 @@ def _torch_lite0(sd):
 
 def test_parity_with_torch(emb, photos):
     torch = pytest.importorskip("torch")
-    from cbr_edu.embedders.torch_pickle import load_state_dict
+    from cbr_edu.embedders._torch_pickle import load_state_dict
     path = lite0.weights_path()
     sd = torch.load(path, map_location="cpu", weights_only=True)
     ours = load_state_dict(path)

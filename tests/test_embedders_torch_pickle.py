@@ -11,7 +11,7 @@ import zipfile
 import numpy as np
 import pytest
 
-from cbr_edu.embedders import torch_pickle as tp
+from cbr_edu.embedders import _torch_pickle as tp
 from cbr_edu.embedders.efficientnet_lite0 import WEIGHTS_SHA256, weights_path
 
 

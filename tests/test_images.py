@@ -12,7 +12,7 @@ import pytest
 from PIL import Image, features
 
 from cbr_edu.images import (
-    AlbumError, ImageReadError, is_hidden, load_folder, read_image, to_rgb,
+    MAX_SHRINK, AlbumError, ImageReadError, is_hidden, load_folder, read_image, resize, to_rgb,
 )
 
 # --------------------------------------------------------------------------- helpers
@@ -236,6 +236,31 @@ def test_to_rgb_shapes():
     assert to_rgb(np.full((1, 1, 3), 65535, np.uint16))[0, 0].tolist() == [255] * 3
     with pytest.raises(ValueError):
         to_rgb(np.zeros((2, 2, 2)))
+
+
+# --------------------------------------------------------------------------- resize
+
+
+def test_resize_reads_mediapipes_grid():
+    """Output pixel x reads input x * W / w, bilinear between neighbours, rounded."""
+    ramp = np.tile(np.arange(0, 200, 10, dtype=np.uint8), (3, 1))  # 3 x 20, 10 per pixel
+    rgb = np.repeat(ramp[..., None], 3, axis=2)
+    assert resize(rgb, (3, 5))[0, :, 0].tolist() == [0, 40, 80, 120, 160]  # every 4th
+    assert resize(rgb, (3, 8))[0, :, 0].tolist() == [0, 25, 50, 75, 100, 125, 150, 175]
+    up = resize(rgb[:, :2], (3, 4))[0, :, 0].tolist()  # two pixels 0, 10 -> four
+    assert up == [0, 5, 10, 10]  # the last reads past the edge: the edge pixel repeats
+
+
+def test_resize_averages_big_photos_before_bilinear():
+    """A photo far bigger than the model is box-reduced first: fine detail averages
+    out instead of aliasing (one column in eighteen would be all black or all white)."""
+    stripes = np.zeros((300, 4000, 3), np.uint8)
+    stripes[:, ::2] = 255
+    out = resize(stripes, (150, 224)).astype(int)
+    assert out.min() >= 95 and out.max() <= 160, (out.min(), out.max())
+    # up to MAX_SHRINK times the size nothing is averaged: MediaPipe's own pixels
+    small = stripes[:, : 224 * MAX_SHRINK]
+    assert set(np.unique(resize(small, (150, 224)))) == {255}
 
 
 def test_is_hidden():

@@ -30,10 +30,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from .base import Embedder, OfflineError, cache_dir, network_available
+from .base import Embedder, OfflineError
 
-__all__ = ["load_embedder", "Embedder", "OfflineError", "cache_dir", "network_available",
-           "DEFAULT_SPEC", "ACCEPTED_SPECS"]
+__all__ = ["load_embedder", "Embedder", "OfflineError", "DEFAULT_SPEC", "ACCEPTED_SPECS"]
 
 DEFAULT_SPEC = "efficientnet_lite0"
 

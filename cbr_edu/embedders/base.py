@@ -30,51 +30,15 @@ Example
 
 from __future__ import annotations
 
-import hashlib
-from pathlib import Path
-
 import numpy as np
 
-from .._atomic import atomic_write_bytes  # noqa: F401  (re-exported for the embedders)
-from .._network import can_connect
-
-__all__ = ["Embedder", "cache_dir", "network_available", "atomic_write_bytes",
-           "OfflineError"]
+__all__ = ["Embedder", "OfflineError"]
 
 _PROGRESS_THRESHOLD = 64
 
 
 class OfflineError(RuntimeError):
     """A model needs the network (once) and there is none."""
-
-
-def cache_dir(*parts) -> Path:
-    """A folder under cbr-edu's cache (``$CBR_EDU_CACHE_DIR`` or the user cache dir),
-    created if needed."""
-    from cbr_edu.cache import cache_root
-    path = cache_root().joinpath(*parts)
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
-def network_available(host: str = "www.kaggle.com", port: int = 443,
-                      timeout: float = 2.0) -> bool:
-    """True if a TCP connection to ``host:port`` opens within ``timeout`` seconds.
-
-    Tests monkeypatch this function to simulate offline/online.
-    """
-    return can_connect(host, port, timeout)
-
-
-def hash_files(paths) -> str:
-    """sha256 over the names and contents of ``paths`` (sorted)."""
-    h = hashlib.sha256()
-    for p in sorted(Path(p) for p in paths):
-        h.update(p.name.encode())
-        with open(p, "rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                h.update(block)
-    return h.hexdigest()
 
 
 class Embedder:

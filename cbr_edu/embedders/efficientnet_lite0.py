@@ -11,7 +11,7 @@ padding does at 224 px). Embedding = global average pool of the head, 1280-d.
 Input: RGB 224x224 on 0..255, scaled inside the model to [-1, 1] (that is
 ``(x/255 - 0.5) / 0.5``).
 
-The ``.pth`` is read torch-free through :mod:`.torch_pickle` (sha256 checked
+The ``.pth`` is read torch-free through :mod:`._torch_pickle` (sha256 checked
 first); the converted Keras weights are cached as an ``.npz`` under
 ``cache_dir("embedders")`` (written atomically, checksummed, rebuilt if corrupt).
 
@@ -31,7 +31,10 @@ import io
 
 import numpy as np
 
-from .base import Embedder, atomic_write_bytes, cache_dir, keras_resize
+from .._atomic import atomic_write_bytes
+from .._hashing import update_array
+from .._paths import cache_dir
+from .base import Embedder, keras_resize
 
 __all__ = ["EfficientNetLite0Embedder", "build_efficientnet_lite0", "BLOCKS",
            "WEIGHTS_SHA256", "weights_path", "keras_weights_from_state_dict"]
@@ -158,10 +161,11 @@ def keras_weights_from_state_dict(state_dict) -> dict:
 
 
 def _digest(arrays: dict) -> str:
+    """sha256 of named arrays (names, dtypes, shapes and values)."""
     h = hashlib.sha256()
     for key in sorted(arrays):
         h.update(key.encode())
-        h.update(np.ascontiguousarray(arrays[key]).tobytes())
+        update_array(h, arrays[key])
     return h.hexdigest()
 
 
@@ -187,7 +191,7 @@ def _load_cached(path):
 
 def load_keras_weights(pth=None, sha256=WEIGHTS_SHA256, use_cache=True) -> dict:
     """``{keras layer name: [arrays]}`` for Lite0, from the cache or converted from the .pth."""
-    from .torch_pickle import load_state_dict
+    from ._torch_pickle import load_state_dict
 
     cache = _cache_file() if use_cache and pth is None else None
     flat = _load_cached(cache) if cache is not None else None

@@ -25,9 +25,9 @@ from pathlib import Path
 
 import numpy as np
 
+from .._hashing import file_sha256
 from .base import Embedder, keras_resize
 from .savedmodel import SCALES
-from .torch_pickle import sha256_of
 
 __all__ = ["KerasFileEmbedder", "TFLiteEmbedder"]
 
@@ -59,7 +59,7 @@ class KerasFileEmbedder(Embedder):
                              f"model takes {shape}")
         h, w = shape[1:3]
         self.input_size = tuple(int(s) for s in (input_size or (h or 224, w or 224)))
-        self.id = (f"keras-file:{self.path.stem}@{sha256_of(self.path)[:12]}-"
+        self.id = (f"keras-file:{self.path.stem}@{file_sha256(self.path)[:12]}-"
                    f"{self.input_size[0]}x{self.input_size[1]}-v{VERSION}")
 
     def _build_layer(self):
@@ -94,7 +94,7 @@ class TFLiteEmbedder(Embedder):
         self._dynamic_batch = int(self._in.get("shape_signature", self._in["shape"])[0]) == -1
         self._batch = int(self._in["shape"][0])
         self._dim = int(np.prod(self._out["shape"][1:]))
-        self.id = (f"tflite:{self.path.stem}@{sha256_of(self.path)[:12]}-{scale}-v{VERSION}")
+        self.id = (f"tflite:{self.path.stem}@{file_sha256(self.path)[:12]}-{scale}-v{VERSION}")
 
     def as_layer(self):
         raise NotImplementedError(

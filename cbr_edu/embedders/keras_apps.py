@@ -22,6 +22,7 @@ import socket
 
 import numpy as np
 
+from .. import _network
 from . import base
 from .base import Embedder, OfflineError
 
@@ -98,8 +99,7 @@ class KerasApplicationEmbedder(Embedder):
         self._base = self._build_base(fn, weights)
 
     def _build_base(self, fn, weights):
-        online = weights != "imagenet" or base.network_available(
-            "storage.googleapis.com", 443)
+        online = weights != "imagenet" or _network.can_connect("storage.googleapis.com")
         old = socket.getdefaulttimeout()
         if not online:  # weights may be cached; if not, fail in seconds, not minutes
             socket.setdefaulttimeout(2.0)

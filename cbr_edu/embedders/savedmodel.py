@@ -32,6 +32,8 @@ from urllib.parse import urlparse
 
 import keras
 
+from .. import _network
+from .._hashing import update_file
 from . import base
 from .base import Embedder, OfflineError
 
@@ -106,6 +108,15 @@ def _hub_cached_dir(handle):
     return None
 
 
+def _folder_sha256(directory) -> str:
+    """sha256 over the names and contents of every file below ``directory``."""
+    h = hashlib.sha256()
+    for path in sorted(p for p in Path(directory).rglob("*") if p.is_file()):
+        h.update(path.name.encode())
+        update_file(h, path)
+    return h.hexdigest()
+
+
 def _offline_message(handle, reason):
     return (
         f"cannot load {handle!r}: {reason}. A TF Hub / Kaggle Models handle needs internet "
@@ -132,8 +143,7 @@ class SavedModelEmbedder(Embedder):
         self.spec = spec or os.fspath(directory)
         self.input_size = tuple(int(s) for s in input_size)
         self._call_endpoint, self._output_key = call_endpoint, output_key
-        files = [p for p in directory.rglob("*") if p.is_file()]
-        self.id = (f"savedmodel:{directory.name}@{base.hash_files(files)[:12]}"
+        self.id = (f"savedmodel:{directory.name}@{_folder_sha256(directory)[:12]}"
                    f"-{self.input_size[0]}x{self.input_size[1]}-{scale}-v{VERSION}")
         self.as_layer()  # load now: errors surface at load time, not at first embed
 
@@ -147,7 +157,7 @@ class SavedModelEmbedder(Embedder):
         cached = _hub_cached_dir(handle)
         if cached is None:
             host = urlparse(handle).hostname or "tfhub.dev"
-            if not base.network_available(host, 443):
+            if not _network.can_connect(host):
                 raise OfflineError(_offline_message(handle, f"no connection to {host}"))
             try:
                 import tensorflow_hub as hub

@@ -81,7 +81,7 @@ def check_setup(online=False, load_model=True, show=True):
         f"{usable} usable of {cpus}" + (f"; {len(gpus)} GPU(s)" if gpus else
                                         "; no GPU (fine: nothing here trains)"))
 
-    from ..cache import cache_root
+    from .._paths import cache_root
     root = cache_root()
     try:
         root.mkdir(parents=True, exist_ok=True)
@@ -111,8 +111,8 @@ def check_setup(online=False, load_model=True, show=True):
             add("offline embedder", _FAIL, f"{type(exc).__name__}: {exc}")
 
     if online:
-        from ..embedders import network_available
-        up = network_available()
+        from .. import _network
+        up = _network.can_connect("www.kaggle.com")
         add("internet (online mode)", _OK if up else _FAIL,
             "Kaggle / TF Hub reachable" if up else
             "no connection: set ONLINE = False to use the offline embedder and data sets")

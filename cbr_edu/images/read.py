@@ -47,7 +47,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 __all__ = ["DEFAULT_MAX_PIXELS", "IMAGE_EXTENSIONS", "UNSUPPORTED_IMAGE_EXTENSIONS",
            "ImageReadError", "read_image", "to_rgb", "check_header"]
@@ -225,6 +225,26 @@ def read_image(path, *, max_pixels: int | None = DEFAULT_MAX_PIXELS,
     ((20, 40, 3), (5, 10, 3))
     """
     path = Path(path)
+    _check_file(path)
+    try:
+        with warnings.catch_warnings():
+            # Our own limit is the policy; Pillow's warning is not needed.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as im:
+                _check_pixels(path, im.size, max_pixels)
+                arr = np.array(_load_rgb(im, max_side), dtype=np.uint8)
+    except ImageReadError:
+        raise
+    except Exception as error:  # noqa: BLE001 - every failure becomes one clear message
+        raise _read_error(path, error) from None
+    if arr.ndim != 3 or arr.shape[-1] != 3 or 0 in arr.shape:
+        raise ImageReadError(path, f"decoded to an unexpected shape {arr.shape}",
+                             "Re-export it as an RGB JPEG or PNG.")
+    return arr
+
+
+def _check_file(path: Path) -> None:
+    """Refuse what is not a non-empty regular file in a format we read, before opening."""
     try:
         st = path.stat()
     except FileNotFoundError:
@@ -242,78 +262,63 @@ def read_image(path, *, max_pixels: int | None = DEFAULT_MAX_PIXELS,
         raise ImageReadError(path, "empty file (0 bytes)",
                              "The file was probably not copied or downloaded completely; "
                              "replace it.")
-    ext = path.suffix.lower()
-    if ext in UNSUPPORTED_IMAGE_EXTENSIONS:
-        kind = UNSUPPORTED_IMAGE_EXTENSIONS[ext]
+    kind = UNSUPPORTED_IMAGE_EXTENSIONS.get(path.suffix.lower())
+    if kind:
         raise ImageReadError(path, f"{kind} images are not supported",
                              "Convert it to JPEG or PNG first.")
-    try:
-        with warnings.catch_warnings():
-            # Our own limit below is the policy; Pillow's warning is not needed.
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(path) as im:
-                n_pixels = im.width * im.height
-                if max_pixels is not None and n_pixels > max_pixels:
-                    raise ImageReadError(
-                        path,
-                        f"{im.width}×{im.height} = {n_pixels / 1e6:.1f} megapixels is above "
-                        f"the limit of {max_pixels / 1e6:.1f} megapixels (decompression-bomb "
-                        f"guard)",
-                        "If the image is genuine, downsize it with an image editor, or pass "
-                        "a larger max_pixels=.")
-                if max_side is not None and max(im.size) > max_side:
-                    # JPEG: decode directly at a reduced scale (>= requested size).
-                    im.draft(im.mode, (max_side, max_side))
-                im.load()
-                im = ImageOps.exif_transpose(im)
-                rgb = _pil_to_rgb(im)
-                if max_side is not None and max(rgb.size) > max_side:
-                    rgb = rgb.copy()
-                    rgb.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
-                arr = np.array(rgb, dtype=np.uint8)
-    except ImageReadError:
-        raise
-    except Image.DecompressionBombError as e:
+
+
+def _check_pixels(path: Path, size, max_pixels: int | None) -> None:
+    """The decompression-bomb guard: refuse a header that claims too many pixels."""
+    w, h = size
+    if max_pixels is not None and w * h > max_pixels:
         raise ImageReadError(
-            path, f"refused by Pillow's decompression-bomb guard ({e})",
-            "If the image is genuine, downsize it, or raise PIL.Image.MAX_IMAGE_PIXELS.") from None
-    except UnidentifiedImageError:
-        raise ImageReadError(path, "not an image file Pillow can read",
-                             "Check that it really is a JPEG/PNG/GIF/WebP/BMP/TIFF "
-                             "(the extension may be wrong).") from None
-    except MemoryError:
-        raise ImageReadError(path, "not enough memory to decode it",
-                             "Pass max_side= to downsize while reading.") from None
-    except Exception as e:  # truncated data, broken headers, codec errors, …
-        text = str(e) or type(e).__name__
-        reason = ("truncated or corrupt image data" if "truncat" in text.lower()
-                  else f"corrupt or unsupported image ({text})")
-        raise ImageReadError(path, reason,
-                             "Open it in an image viewer; re-export or replace it.") from None
-    if arr.ndim != 3 or arr.shape[-1] != 3 or 0 in arr.shape:
-        raise ImageReadError(path, f"decoded to an unexpected shape {arr.shape}",
-                             "Re-export it as an RGB JPEG or PNG.")
-    return arr
+            path, f"{w}×{h} = {w * h / 1e6:.1f} megapixels is above the limit of "
+                  f"{max_pixels / 1e6:.1f} megapixels (decompression-bomb guard)",
+            "If the image is genuine, downsize it with an image editor, or pass "
+            "a larger max_pixels=.")
+
+
+def _load_rgb(im: Image.Image, max_side: int | None) -> Image.Image:
+    """Decode an opened image upright, in RGB, at most ``max_side`` pixels long."""
+    if max_side is not None and max(im.size) > max_side:
+        # JPEG: decode directly at a reduced scale (>= requested size).
+        im.draft(im.mode, (max_side, max_side))
+    im.load()
+    rgb = _pil_to_rgb(ImageOps.exif_transpose(im))
+    if max_side is not None and max(rgb.size) > max_side:
+        rgb = rgb.copy()
+        rgb.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+    return rgb
+
+
+def _read_error(path: Path, error: Exception) -> ImageReadError:
+    """What went wrong while decoding, as a message that names the file and a fix."""
+    if isinstance(error, Image.DecompressionBombError):
+        return ImageReadError(
+            path, f"refused by Pillow's decompression-bomb guard ({error})",
+            "If the image is genuine, downsize it, or raise PIL.Image.MAX_IMAGE_PIXELS.")
+    if isinstance(error, UnidentifiedImageError):
+        return ImageReadError(path, "not an image file Pillow can read",
+                              "Check that it really is a JPEG/PNG/GIF/WebP/BMP/TIFF "
+                              "(the extension may be wrong).")
+    if isinstance(error, MemoryError):
+        return ImageReadError(path, "not enough memory to decode it",
+                              "Pass max_side= to downsize while reading.")
+    text = str(error) or type(error).__name__  # truncated data, broken headers, codecs…
+    reason = ("truncated or corrupt image data" if "truncat" in text.lower()
+              else f"corrupt or unsupported image ({text})")
+    return ImageReadError(path, reason, "Open it in an image viewer; re-export or replace it.")
 
 
 def check_header(path: Path, max_pixels: int | None) -> None:
     """Cheap readability check without decoding the pixels; raises ImageReadError."""
-    if path.stat().st_size == 0:
-        raise ImageReadError(path, "empty file (0 bytes)", "Replace it.")
-    if path.suffix.lower() in UNSUPPORTED_IMAGE_EXTENSIONS:
-        read_image(path)  # raises the right message
+    _check_file(path)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(path) as im:
-                w, h = im.size
-    except Image.DecompressionBombError as e:
-        raise ImageReadError(path, f"refused by Pillow's decompression-bomb guard ({e})") from None
-    except UnidentifiedImageError:
-        raise ImageReadError(path, "not an image file Pillow can read") from None
-    except Exception as e:
-        raise ImageReadError(path, f"corrupt or unsupported image ({e})") from None
-    if max_pixels is not None and w * h > max_pixels:
-        raise ImageReadError(
-            path, f"{w}×{h} = {w * h / 1e6:.1f} megapixels is above the limit of "
-                  f"{max_pixels / 1e6:.1f} megapixels (decompression-bomb guard)")
+                size = im.size
+    except Exception as error:  # noqa: BLE001 - every failure becomes one clear message
+        raise _read_error(path, error) from None
+    _check_pixels(path, size, max_pixels)

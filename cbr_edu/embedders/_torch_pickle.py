@@ -18,7 +18,7 @@ Both on-disk layouts are understood:
 
 Example
 -------
->>> from cbr_edu.embedders.torch_pickle import load_state_dict
+>>> from cbr_edu.embedders._torch_pickle import load_state_dict
 >>> sd = load_state_dict("model.pth", sha256="5793...")        # doctest: +SKIP
 >>> sd["_conv_stem.weight"].shape                               # doctest: +SKIP
 (32, 3, 3, 3)
@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import _compat_pickle
 import collections
-import hashlib
 import io
 import os
 import pickle
@@ -38,7 +37,9 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["load_state_dict", "sha256_of", "UnsafePickleError", "ChecksumError"]
+from .._hashing import file_sha256
+
+__all__ = ["load_state_dict", "UnsafePickleError", "ChecksumError"]
 
 LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
 LEGACY_PROTOCOL = 1001
@@ -62,15 +63,6 @@ class UnsafePickleError(pickle.UnpicklingError):
 
 class ChecksumError(ValueError):
     """The file's sha256 is not the expected one."""
-
-
-def sha256_of(path, chunk=1 << 20) -> str:
-    """Hex sha256 of a file, read in chunks."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(chunk), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 class _StorageType:
@@ -285,7 +277,7 @@ def load_state_dict(path, sha256: str | None = None) -> dict:
     path = Path(path)
     source = os.fspath(path)
     if sha256 is not None:
-        actual = sha256_of(path)
+        actual = file_sha256(path)
         if actual != sha256.lower():
             raise ChecksumError(
                 f"{source} has sha256 {actual}, expected {sha256}: the file is corrupt, "
