@@ -169,7 +169,7 @@ def _check_held_out(clf, acc, test_x, test_y, measured, held_out):
 
 def _check_tflite(path, clf, test_x, scores_keras, runs, agrees, labelled):
     """Items 5-7: the ``.tflite`` file runs in LiteRT, agrees, and carries the labels."""
-    from ..tflite import LiteRTClassifier, read_labels
+    from ..tflite import LiteRTClassifier, read_class_names
     if path is None or not Path(str(path)).is_file():
         for item in (runs, agrees, labelled):
             item.note = "set TFLITE_PATH (step 4)" if path is None else f"no file at {str(path)!r}"
@@ -194,7 +194,7 @@ def _check_tflite(path, clf, test_x, scores_keras, runs, agrees, labelled):
         agrees.passed = agree >= AGREEMENT
         agrees.note = f"same top class on {agree:.0%} of {len(scores_lite)} test images"
     try:
-        labels = read_labels(path)
+        labels = read_class_names(path)
     except ValueError:
         labelled.note = "no labels found in the .tflite (export with cbr_edu.export_tflite)"
         return
