@@ -62,7 +62,7 @@ class RetrievalLayer(keras.layers.Layer):
     array([[0., 1., 0.]], dtype=float32)
     """
 
-    def __init__(self, index_embeddings=None, num_instances=None, dim=None, **kwargs):
+    def __init__(self, index_embeddings=None, *, num_instances=None, dim=None, **kwargs):
         kwargs.setdefault("trainable", False)
         super().__init__(**kwargs)
         if index_embeddings is not None:
