@@ -296,6 +296,13 @@ class ClassifierStep(Question):
                 raise Wrong(f"{it.name}: {it.note}")
 
 
+def _scorecard_with(question, name, value):
+    """The scorecard items with the notebook's classifier and test set, and ``name = value``."""
+    ns = {k: question.lookup(k, None) for k in ("CLASSIFIER", "TEST_IMAGES", "TEST_LABELS")}
+    items, _ = scorecard({**ns, name: value})
+    return items
+
+
 class AccuracyStep(Question):
     _var = "HELD_OUT_ACCURACY"
     needs_notebook = True  # reads names only the notebook defines
@@ -311,8 +318,7 @@ class AccuracyStep(Question):
                      "TEST_LABELS))\n")
 
     def _check(self, acc):
-        ns = {k: self.lookup(k, None) for k in ("CLASSIFIER", "TEST_IMAGES", "TEST_LABELS")}
-        items, _ = scorecard({**ns, "HELD_OUT_ACCURACY": acc})
+        items = _scorecard_with(self, "HELD_OUT_ACCURACY", acc)
         if not items[2].passed:
             raise Wrong(items[2].note)
 
@@ -333,8 +339,7 @@ class ExportStep(Question):
                      "                                    overwrite=True).path\n")
 
     def _check(self, path):
-        ns = {k: self.lookup(k, None) for k in ("CLASSIFIER", "TEST_IMAGES", "TEST_LABELS")}
-        items, _ = scorecard({**ns, "TFLITE_PATH": path})
+        items = _scorecard_with(self, "TFLITE_PATH", path)
         for it in items[4:]:
             if not it.passed:
                 raise Wrong(f"{it.name}: {it.note}")
