@@ -175,7 +175,7 @@ def main():
     model = work / "cbr.tflite"
     export_tflite(clf, model)
     litert = LiteRTClassifier(model)
-    labels = litert.labels
+    labels = litert.class_names
 
     small, big = ordinary_files(work / "photos", photos)
     groups = {"awkward (8)": list(write_awkward_files(work / "awkward", photos).values()),

@@ -23,7 +23,7 @@ __all__ = ["atomic_output", "atomic_write_bytes"]
 
 
 @contextmanager
-def atomic_output(path, mode="wb", fsync=True):
+def atomic_output(path, mode="wb", *, fsync=True):
     """Open a temporary file for writing; on success it replaces ``path``.
 
     >>> import pathlib, tempfile
@@ -47,7 +47,7 @@ def atomic_output(path, mode="wb", fsync=True):
         raise
 
 
-def atomic_write_bytes(path, data, fsync=True):
+def atomic_write_bytes(path, data, *, fsync=True):
     """Write ``data`` to ``path`` atomically.
 
     >>> import pathlib, tempfile

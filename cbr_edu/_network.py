@@ -16,7 +16,7 @@ import threading
 __all__ = ["can_connect"]
 
 
-def can_connect(host, port=443, timeout=2.0):
+def can_connect(host, port=443, *, timeout=2.0):
     """True if a TCP connection to ``host:port`` opens within about ``timeout`` s.
 
     >>> can_connect("nonexistent.invalid", timeout=0.5)

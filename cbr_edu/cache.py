@@ -206,7 +206,7 @@ class EmbeddingCache:
             pass
 
     # ------------------------------------------------------------------ API
-    def get_or_compute(self, embedder, images: Sequence, batch_size: int = 32,
+    def get_or_compute(self, embedder, images: Sequence, *, batch_size: int = 32,
                        read_options: dict | None = None) -> np.ndarray:
         """Embeddings of ``images`` (arrays or file paths), computing only the misses.
 
@@ -252,7 +252,8 @@ class EmbeddingCache:
         elif len({v.shape[0] for v in out}) > 1:  # all hits, inconsistent: recompute all
             for k in keys:
                 self._path(k).unlink(missing_ok=True)
-            return self.get_or_compute(embedder, images, batch_size, read_options)
+            return self.get_or_compute(embedder, images, batch_size=batch_size,
+                                       read_options=read_options)
         with self._lock:
             self.last_hits, self.last_misses = len(images) - len(misses), len(misses)
             self.hits += self.last_hits

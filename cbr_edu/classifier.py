@@ -314,11 +314,11 @@ class CbRClassifier(ClassifierMixin, BaseEstimator):
         model = getattr(self, "_model", None)
         room = 0
         if model is not None:
-            retrieval, aggregation = cbr_layers(model)
+            retrieval, aggregator = cbr_layers(model)
             room = retrieval.num_instances
             if (size <= room and retrieval.dim == self.n_features_in_
-                    and aggregation.num_classes == len(self.classes_)
-                    and (aggregation.method, aggregation.k) == (self.aggregation, self.k)):
+                    and aggregator.num_classes == len(self.classes_)
+                    and (aggregator.aggregation, aggregator.k) == (self.aggregation, self.k)):
                 write_index(model, self.index_embeddings_, self.index_labels_)
                 return
         if not edit:

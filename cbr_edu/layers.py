@@ -62,7 +62,7 @@ class RetrievalLayer(keras.layers.Layer):
     array([[0., 1., 0.]], dtype=float32)
     """
 
-    def __init__(self, index_embeddings=None, num_instances=None, dim=None, **kwargs):
+    def __init__(self, index_embeddings=None, *, num_instances=None, dim=None, **kwargs):
         kwargs.setdefault("trainable", False)
         super().__init__(**kwargs)
         if index_embeddings is not None:
@@ -133,27 +133,28 @@ class AggregationLayer(keras.layers.Layer):
         or ``EMPTY_SLOT`` for a spare row that never scores. Every class needs at
         least one instance.
     num_classes : int
-    method : {"max", "mean", "topk_mean"}
+    aggregation : {"max", "mean", "topk_mean"}
     k : int
-        For ``"topk_mean"``: how many of a class's best scores to average (all of
-        them when the class has fewer than k instances).
+        For ``"topk_mean"``: how many of a class's nearest neighbours (best scores)
+        to average (all of them when the class has fewer than k instances).
     class_names : list of str, optional
         Stored in the config so a saved model remembers its labels.
 
     Example
     -------
-    >>> layer = AggregationLayer([0, 0, 1], num_classes=2, method="mean")
+    >>> layer = AggregationLayer([0, 0, 1], num_classes=2, aggregation="mean")
     >>> keras.ops.convert_to_numpy(layer(np.array([[0.2, 0.6, 0.5]], "float32")))
     array([[0.4, 0.5]], dtype=float32)
     """
 
-    def __init__(self, class_ids=None, num_classes=None, method="max", k=3,
+    def __init__(self, class_ids=None, num_classes=None, *, aggregation="max", k=3,
                  class_names=None, num_instances=None, **kwargs):
         kwargs.setdefault("trainable", False)
         super().__init__(**kwargs)
-        if method not in AGGREGATIONS:
-            raise ValueError(f"unknown aggregation {method!r}; choose one of {AGGREGATIONS}")
-        if method == "topk_mean" and (not isinstance(k, (int, np.integer)) or k < 1):
+        if aggregation not in AGGREGATIONS:
+            raise ValueError(
+                f"unknown aggregation {aggregation!r}; choose one of {AGGREGATIONS}")
+        if aggregation == "topk_mean" and (not isinstance(k, (int, np.integer)) or k < 1):
             raise ValueError(f"topk_mean needs a whole number k >= 1, got k={k!r}")
         if class_ids is not None:
             ids = np.asarray(class_ids)
@@ -165,7 +166,7 @@ class AggregationLayer(keras.layers.Layer):
             raise ValueError("give class_ids, or both num_instances and num_classes")
         self.num_classes = int(num_classes)
         self.num_instances = int(num_instances)
-        self.method = method
+        self.aggregation = aggregation
         self.k = int(k)
         self.class_names = None if class_names is None else [str(c) for c in class_names]
         if self.class_names is not None and len(self.class_names) != self.num_classes:
@@ -210,9 +211,9 @@ class AggregationLayer(keras.layers.Layer):
         # drop negative segment ids, which is what keeps EMPTY_SLOT rows out.
         per_instance = ops.transpose(ops.cast(scores, self.compute_dtype))
         counts = ops.cast(self.class_counts, self.compute_dtype)
-        if self.method == "max":
+        if self.aggregation == "max":
             per_class = ops.segment_max(per_instance, self.class_ids, self.num_classes)
-        elif self.method == "mean":
+        elif self.aggregation == "mean":
             per_class = (ops.segment_sum(per_instance, self.class_ids, self.num_classes)
                          / counts[:, None])
         else:
@@ -246,7 +247,7 @@ class AggregationLayer(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "num_classes": self.num_classes,
-                "num_instances": self.num_instances, "method": self.method,
+                "num_instances": self.num_instances, "aggregation": self.aggregation,
                 "k": self.k, "class_names": self.class_names}
 
 

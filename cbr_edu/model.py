@@ -112,7 +112,7 @@ def build_cbr_model(embeddings, labels, *, embedder=None, aggregation="max", k=3
         inputs = keras.Input(shape=(height, width, 3), name="image")
         features = embedder.as_layer()(inputs)
     scores = RetrievalLayer(rows, name="retrieval", dtype=dtype)(features)
-    outputs = AggregationLayer(ids, num_classes=len(classes), method=aggregation,
+    outputs = AggregationLayer(ids, num_classes=len(classes), aggregation=aggregation,
                                k=k, class_names=[str(c) for c in classes],
                                name="aggregation", dtype=dtype)(scores)
     return keras.Model(inputs, outputs, name=name)

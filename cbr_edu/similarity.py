@@ -42,11 +42,18 @@ def _check_same_dim(a, b):
 def l2_normalize(x):
     """Scale each row to unit length; zero rows stay zero (no NaN).
 
+    Rows are first divided by their largest absolute value, so vectors whose
+    squares would underflow (or overflow) still come out with length 1.
+
     >>> l2_normalize(np.array([[3.0, 4.0], [0.0, 0.0]]))
     array([[0.6, 0.8],
            [0. , 0. ]])
+    >>> round(float(np.linalg.norm(l2_normalize(np.full(5, 1e-162)))), 12)
+    1.0
     """
     x = _as_float(x)
+    largest = np.max(np.abs(x), axis=-1, keepdims=True) if x.size else np.ones(x.shape[:-1] + (1,))
+    x = np.divide(x, largest, out=np.zeros_like(x), where=largest > 0)
     norm = np.linalg.norm(x, axis=-1, keepdims=True)
     return np.divide(x, norm, out=np.zeros_like(x), where=norm > 0)
 

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from cbr_edu.cli import main
-from cbr_edu.tflite import LiteRTClassifier, read_labels, read_metadata
+from cbr_edu.tflite import LiteRTClassifier, read_class_names, read_metadata
 
 COLOURS = {"red": (200, 40, 40), "blue": (40, 40, 200), "grün 緑": (40, 190, 60)}
 
@@ -76,7 +76,7 @@ def test_build_and_predict_from_a_junky_album(album, tmp_path, capsys):
     assert "photo_0.png" not in stdout.split("Skipped")[1].split("Indexed")[0]
     # good images (odd modes and unicode names included) were indexed
     assert "Indexed 13 images in 3 classes" in stdout, stdout
-    assert read_labels(out) == sorted(COLOURS)
+    assert read_class_names(out) == sorted(COLOURS)
     assert (tmp_path / "labels.txt").read_text("utf-8").splitlines() == sorted(COLOURS)
 
     query = tmp_path / "query.png"
@@ -198,7 +198,7 @@ def test_mediapipe_image_classifier_reads_names_and_agrees(album, tmp_path, caps
         _photo(p, colour, seed=100 + i, size=(w, h))  # at the model's input size
         queries.append(np.asarray(Image.open(p).convert("RGB")))
     scores = litert.scores(np.stack(queries))
-    expected = [(litert.labels[j], float(scores[i, j])) for i, j in enumerate(scores.argmax(1))]
+    expected = [(litert.class_names[j], float(scores[i, j])) for i, j in enumerate(scores.argmax(1))]
     got = _mediapipe_top1(out, queries)
     assert [name for name, _ in got] == [name for name, _ in expected]
     assert [name for name, _ in got] == [list(COLOURS)[i % 3] for i in range(6)]
@@ -225,7 +225,7 @@ def test_efficientnet_lite0_album_to_mediapipe(tmp_path, capsys):
                                capsys)
     assert code == 0, err
     scores = LiteRTClassifier(out).scores(np.stack(queries))
-    labels = read_labels(out)
+    labels = read_class_names(out)
     assert [labels[j] for j in scores.argmax(1)] == list(photos)
     # Lite0 maps pixels to [-1, 1] inside ((x / 255 - 0.5) / 0.5): the metadata says so
     assert read_metadata(out)["input"]["normalization"] == {"mean": [127.5], "std": [127.5]}

@@ -31,14 +31,14 @@ def indexed_problems(draw, max_classes=6):
     return index.astype(np.float32), labels, queries.astype(np.float32)
 
 
-def numpy_class_scores(index, labels, queries, method, k=3):
+def numpy_class_scores(index, labels, queries, aggregation, k=3):
     sims = cosine(queries.astype(np.float64), index.astype(np.float64))
     classes = np.unique(labels)
     out = np.empty((len(queries), len(classes)))
     for j, c in enumerate(classes):
         s = np.sort(sims[:, labels == c], axis=1)[:, ::-1]
         out[:, j] = {"max": s[:, 0], "mean": s.mean(axis=1),
-                     "topk_mean": s[:, :k].mean(axis=1)}[method]
+                     "topk_mean": s[:, :k].mean(axis=1)}[aggregation]
     return out
 
 
@@ -64,13 +64,13 @@ def test_max_aggregation_is_cosine_1nn_and_sklearn_1nn(problem):
 
 @SLOW
 @given(indexed_problems(), st.sampled_from(AGGREGATIONS), st.integers(1, 4), st.integers(0, 4))
-def test_aggregations_equal_their_numpy_definitions(problem, method, k, spare):
+def test_aggregations_equal_their_numpy_definitions(problem, aggregation, k, spare):
     """Also with spare rows (empty slots): they must never change a class score."""
     index, labels, queries = problem
-    model = build_cbr_model(index, labels, aggregation=method, k=k, capacity=len(index) + spare)
+    model = build_cbr_model(index, labels, aggregation=aggregation, k=k, capacity=len(index) + spare)
     assert cbr_layers(model)[0].num_instances == len(index) + spare
     got = np.asarray(model(queries))
-    want = numpy_class_scores(index, labels, queries, method, k)
+    want = numpy_class_scores(index, labels, queries, aggregation, k)
     np.testing.assert_allclose(got, want, atol=2e-5)
 
 
@@ -85,13 +85,13 @@ def test_topk_mean_with_tied_scores_counts_each_instance_once():
     np.testing.assert_allclose(np.asarray(model3(np.array([[1.0, 0.0]]))), [[0.75, 0.0]], atol=1e-6)
 
 
-@pytest.mark.parametrize("method", AGGREGATIONS)
-def test_an_empty_slot_never_wins_even_over_negative_scores(method):
+@pytest.mark.parametrize("aggregation", AGGREGATIONS)
+def test_an_empty_slot_never_wins_even_over_negative_scores(aggregation):
     # every real cosine is negative; an empty slot's row is zero (score 0)
     layer = AggregationLayer([0, EMPTY_SLOT, 1, 1, EMPTY_SLOT], num_classes=2,
-                             method=method, k=2)
+                             aggregation=aggregation, k=2)
     scores = np.array([[-0.5, 0.0, -0.9, -0.1, 0.0]], "float32")
-    want = {"max": [-0.5, -0.1], "mean": [-0.5, -0.5], "topk_mean": [-0.5, -0.5]}[method]
+    want = {"max": [-0.5, -0.1], "mean": [-0.5, -0.5], "topk_mean": [-0.5, -0.5]}[aggregation]
     np.testing.assert_allclose(np.asarray(layer(scores)), [want], atol=1e-6)
     with pytest.raises(ValueError, match="EMPTY_SLOT"):
         layer.set_class_ids([0, -2, 1, 1, 0])
@@ -128,17 +128,17 @@ def test_aggregation_has_no_per_class_ops_and_no_dense_one_hot():
     """The layer's graph is the same size for 10 and 10 000 classes."""
     import tensorflow as tf
 
-    def op_count(num_classes, method):
+    def op_count(num_classes, aggregation):
         ids = np.arange(20_000) % num_classes
-        layer = AggregationLayer(ids, num_classes=num_classes, method=method, k=3)
+        layer = AggregationLayer(ids, num_classes=num_classes, aggregation=aggregation, k=3)
         fn = tf.function(lambda s: layer(s))
         graph = fn.get_concrete_function(tf.TensorSpec((None, ids.size), tf.float32)).graph
         sizes = [int(np.prod(v.shape)) for v in layer.weights]
         return len(graph.get_operations()), max(sizes)
 
-    for method in ("max", "mean", "topk_mean"):
-        small_ops, _ = op_count(10, method)
-        big_ops, biggest_weight = op_count(10_000, method)
+    for aggregation in ("max", "mean", "topk_mean"):
+        small_ops, _ = op_count(10, aggregation)
+        big_ops, biggest_weight = op_count(10_000, aggregation)
         assert small_ops == big_ops
         assert biggest_weight <= 20_000  # no instances x classes matrix
 
@@ -147,8 +147,8 @@ def test_large_index_runs_without_instances_by_classes_memory():
     n, c = 100_000, 10_000
     ids = np.arange(n) % c
     scores = np.random.default_rng(0).random((2, n), dtype=np.float32)
-    for method in ("max", "mean", "topk_mean"):
-        out = np.asarray(AggregationLayer(ids, num_classes=c, method=method, k=3)(scores))
+    for aggregation in ("max", "mean", "topk_mean"):
+        out = np.asarray(AggregationLayer(ids, num_classes=c, aggregation=aggregation, k=3)(scores))
         assert out.shape == (2, c)
     expected_max = scores.reshape(2, n // c, c).max(axis=1)
     np.testing.assert_allclose(
@@ -156,12 +156,12 @@ def test_large_index_runs_without_instances_by_classes_memory():
 
 
 # -- one compiled model, its index rewritten in place ------------------------------
-@pytest.mark.parametrize("method", AGGREGATIONS)
-def test_write_index_scores_like_a_freshly_built_model(method):
+@pytest.mark.parametrize("aggregation", AGGREGATIONS)
+def test_write_index_scores_like_a_freshly_built_model(aggregation):
     import tensorflow as tf
 
     rng = np.random.default_rng(5)
-    model = build_cbr_model(rng.normal(size=(8, 6)), list("aabbbccd"), aggregation=method,
+    model = build_cbr_model(rng.normal(size=(8, 6)), list("aabbbccd"), aggregation=aggregation,
                             k=2, capacity=10)
     compiled = tf.function(lambda q: model(q, training=False),
                            input_signature=[tf.TensorSpec((None, 6), "float32")])
@@ -170,7 +170,7 @@ def test_write_index_scores_like_a_freshly_built_model(method):
     for labels in (list("abcdabcd"), list("wxxyyyzz"), list("pqrs"), list("aaaaabbbcd")):
         index = rng.normal(size=(len(labels), 6))
         write_index(model, index, labels)
-        fresh = build_cbr_model(index, labels, aggregation=method, k=2)
+        fresh = build_cbr_model(index, labels, aggregation=aggregation, k=2)
         np.testing.assert_allclose(compiled(queries), fresh(queries), atol=1e-6)
         assert class_names(model) == class_names(fresh) == sorted(set(labels))
     assert compiled.experimental_get_tracing_count() == 1  # never retraced
@@ -208,7 +208,7 @@ def test_refitting_reuses_the_compiled_model_until_the_shape_changes():
     clf.fit(rng.normal(size=(10, 5)), np.arange(10) % 4)            # 4 classes: rebuilt
     assert clf._model is not model
     clf.set_params(aggregation="mean").fit(rng.normal(size=(10, 5)), np.arange(10) % 4)
-    assert cbr_layers(clf._model)[1].method == "mean"
+    assert cbr_layers(clf._model)[1].aggregation == "mean"
 
 
 def test_adding_examples_one_at_a_time_doubles_the_room():
@@ -241,11 +241,11 @@ def test_binary_decision_function_is_the_second_class_minus_the_first():
 
 
 # -- serialisation -------------------------------------------------------------
-@pytest.mark.parametrize("method", ["max", "mean", "topk_mean"])
-def test_keras_file_round_trip_with_safe_mode(tmp_path, method):
+@pytest.mark.parametrize("aggregation", ["max", "mean", "topk_mean"])
+def test_keras_file_round_trip_with_safe_mode(tmp_path, aggregation):
     rng = np.random.default_rng(1)
     index, labels = rng.normal(size=(9, 4)), ["b", "a", "c"] * 3
-    model = build_cbr_model(index, labels, aggregation=method, k=2)
+    model = build_cbr_model(index, labels, aggregation=aggregation, k=2)
     path = tmp_path / "cbr.keras"
     model.save(path)
     again = keras.models.load_model(path, safe_mode=True)
@@ -253,16 +253,16 @@ def test_keras_file_round_trip_with_safe_mode(tmp_path, method):
     np.testing.assert_allclose(np.asarray(again(q)), np.asarray(model(q)), atol=1e-6)
     assert class_names(again) == ["a", "b", "c"]
     agg = again.get_layer("aggregation")
-    assert (agg.method, agg.k) == (method, 2)
+    assert (agg.aggregation, agg.k) == (aggregation, 2)
 
 
 def test_layer_configs_rebuild_the_layers():
     r = RetrievalLayer(np.eye(3), name="r")
-    a = AggregationLayer([0, 1, 1], num_classes=2, method="topk_mean", k=2, class_names=["x", "y"])
+    a = AggregationLayer([0, 1, 1], num_classes=2, aggregation="topk_mean", k=2, class_names=["x", "y"])
     r2 = RetrievalLayer.from_config(r.get_config())
     a2 = AggregationLayer.from_config(a.get_config())
     assert (r2.num_instances, r2.dim) == (3, 3)
-    assert (a2.num_classes, a2.method, a2.k, a2.class_names) == (2, "topk_mean", 2, ["x", "y"])
+    assert (a2.num_classes, a2.aggregation, a2.k, a2.class_names) == (2, "topk_mean", 2, ["x", "y"])
 
 
 def test_classifier_save_and_load_round_trip(tmp_path):
@@ -348,9 +348,9 @@ def test_layer_errors_name_the_problem():
     with pytest.raises(ValueError, match="empty"):
         AggregationLayer([0, 2], num_classes=3)
     with pytest.raises(ValueError, match="unknown aggregation"):
-        AggregationLayer([0, 1], method="sum")
+        AggregationLayer([0, 1], aggregation="sum")
     with pytest.raises(ValueError, match="whole number k"):
-        AggregationLayer([0, 1], method="topk_mean", k=0)
+        AggregationLayer([0, 1], aggregation="topk_mean", k=0)
     with pytest.raises(ValueError, match="holds 3-d embeddings"):
         RetrievalLayer(np.eye(3))(np.ones((1, 4), "float32"))
     with pytest.raises(ValueError, match="NaN or inf"):

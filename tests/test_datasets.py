@@ -33,7 +33,7 @@ def offline(monkeypatch, tmp_path):
     monkeypatch.setenv("CBR_EDU_CACHE_DIR", str(tmp_path / "cache"))
     calls = []
 
-    def no_network(host, port=443, timeout=2.0):
+    def no_network(host, port=443, *, timeout=2.0):
         calls.append((host, port, timeout))
         return False
 

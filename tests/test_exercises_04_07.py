@@ -81,10 +81,10 @@ def test_reference_aggregate_agrees_with_the_keras_layer():
     from cbr_edu.layers import AggregationLayer
     rng = np.random.default_rng(0)
     scores, ids = nb04._random_case(rng, num_classes=4, batch=3, max_per_class=6)
-    for method, k in (("max", 3), ("mean", 3), ("topk_mean", 2), ("topk_mean", 4)):
-        layer = AggregationLayer(ids, num_classes=4, method=method, k=k)
+    for aggregation, k in (("max", 3), ("mean", 3), ("topk_mean", 2), ("topk_mean", 4)):
+        layer = AggregationLayer(ids, num_classes=4, aggregation=aggregation, k=k)
         got = keras.ops.convert_to_numpy(layer(scores.astype("float32")))
-        np.testing.assert_allclose(got, nb04.reference_aggregate(scores, ids, 4, method, k),
+        np.testing.assert_allclose(got, nb04.reference_aggregate(scores, ids, 4, aggregation, k),
                                    atol=1e-6)
 
 
@@ -134,23 +134,23 @@ def test_q2_rejects_global_topk_smallest_and_divide_by_k():
     assert_wrong(nb04.q2, _per_class(lambda s, k: s.mean(axis=1)), "mean")
 
 
-def test_q3_rejects_ignored_method_and_raw_dot_products():
+def test_q3_rejects_ignored_aggregation_and_raw_dot_products():
     keras = pytest.importorskip("keras")
     from cbr_edu.layers import AggregationLayer, RetrievalLayer
 
-    def always_max(index, class_ids, num_classes, method="max"):
+    def always_max(index, class_ids, num_classes, aggregation="max"):
         inputs = keras.Input(shape=(index.shape[1],))
         out = AggregationLayer(class_ids, num_classes=num_classes)(RetrievalLayer(index)(inputs))
         return keras.Model(inputs, out)
-    assert_wrong(nb04.q3, always_max, "method")
+    assert_wrong(nb04.q3, always_max, "aggregation")
 
-    def raw_dot(index, class_ids, num_classes, method="max"):
+    def raw_dot(index, class_ids, num_classes, aggregation="max"):
         inputs = keras.Input(shape=(index.shape[1],))
         dense = keras.layers.Dense(len(index), use_bias=False)
         dense.build((None, index.shape[1]))
         dense.kernel.assign(index.T)
         scores = dense(inputs)
-        out = AggregationLayer(class_ids, num_classes=num_classes, method=method)(scores)
+        out = AggregationLayer(class_ids, num_classes=num_classes, aggregation=aggregation)(scores)
         return keras.Model(inputs, out)
     assert_wrong(nb04.q3, raw_dot, "normalised")
     assert_wrong(nb04.q3, lambda *a: None, "return")
@@ -182,16 +182,16 @@ def test_nb05_q1_rejects_parent_folder():
 
 
 def test_nb05_q2_rejects_ascending_and_indices():
-    def ascending(scores, names, k):
-        return [(names[i], scores[i]) for i in np.argsort(scores)[:k]]
+    def ascending(scores, names, top):
+        return [(names[i], scores[i]) for i in np.argsort(scores)[:top]]
     assert_wrong(nb05.q2, ascending, "lowest")
 
-    def indices(scores, names, k):
-        return list(np.argsort(-scores)[:k])
+    def indices(scores, names, top):
+        return list(np.argsort(-scores)[:top])
     assert_wrong(nb05.q2, indices, "pairs")
 
-    def off_by_one(scores, names, k):
-        return [(names[i], scores[i]) for i in np.argsort(-scores)[:k + 1]]
+    def off_by_one(scores, names, top):
+        return [(names[i], scores[i]) for i in np.argsort(-scores)[:top + 1]]
     assert_wrong(nb05.q2, off_by_one, "pairs")
 
 

@@ -10,7 +10,7 @@ import pytest
 from cbr_edu import CbRClassifier
 from cbr_edu.model import class_names
 from cbr_edu.tflite import (LiteRTClassifier, count_ops, export_tflite, quantize_rows,
-                            read_labels, read_metadata)
+                            read_class_names, read_metadata)
 
 
 def _scores(path, inputs):
@@ -42,7 +42,7 @@ def test_float_export_equals_keras(tmp_path, aggregation):
     result2 = export_tflite(model, tmp_path / "k.tflite")
     np.testing.assert_allclose(_scores(result2.path, Q), model.predict(Q, verbose=0),
                                atol=1e-5)
-    assert read_labels(result2.path) == class_names(model) == clf.classes_.tolist()
+    assert read_class_names(result2.path) == class_names(model) == clf.classes_.tolist()
 
 
 def test_int8_is_smaller_and_agrees(tmp_path):
@@ -98,7 +98,7 @@ def test_metadata_round_trip(tmp_path):
     export_tflite(clf, path)
     # our reader
     meta = read_metadata(path)
-    assert meta["labels"] == sorted(names) == read_labels(path)
+    assert meta["class_names"] == sorted(names) == read_class_names(path)
     assert meta["input"]["image_size"] == (8, 8)
     # the pixels embedder divides by 255 (its Rescaling layer): mean 0, std 255
     assert meta["input"]["normalization"] == {"mean": [0.0], "std": [255.0]}
@@ -200,7 +200,7 @@ def test_atomic_write_and_no_overwrite(tmp_path):
     assert path.read_bytes() == b"user's file"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.tflite"]  # no temp file left
     export_tflite(clf, path, overwrite=True)
-    assert read_labels(path) == clf.classes_.tolist()
+    assert read_class_names(path) == clf.classes_.tolist()
     # a different label file beside it is not replaced silently...
     other = CbRClassifier().fit(X, np.where(y == "a", "zzz", y))
     with pytest.raises(FileExistsError, match="labels"):

@@ -121,39 +121,27 @@ def _embed(embedder, album, show_progress):
     return embeddings, kept, late_skips, hits
 
 
-def run(args) -> int:
-    start = time.perf_counter()
-    albums = Path(args.albums)
-    output = Path(args.output)
-    if args.k < 1:
-        raise UserError(f"--k must be at least 1, got {args.k}")
-    _check_output(output, albums, args.overwrite)
-
+def _read_album(albums):
     from ..images import AlbumError, load_folder
     try:
-        album = load_folder(albums, load_images=False)
+        return load_folder(albums, load_images=False)
     except AlbumError as error:
         raise UserError(str(error)) from None
-    skipped = list(album.skipped)
 
+
+def _load_embedder(spec):
     from ..embedders import load_embedder
     try:
-        embedder = load_embedder(args.embedder)
+        return load_embedder(spec)
     except (ValueError, TypeError) as error:
         raise UserError(f"embedder: {error}") from None
     except Exception as error:  # noqa: BLE001 - offline, missing weights...
-        raise UserError(f"could not load the embedder {args.embedder!r}: {error}") from None
+        raise UserError(f"could not load the embedder {spec!r}: {error}") from None
 
-    print(f"Reading albums from {albums} ({len(album)} images in {len(album.class_names)} "
-          f"classes), embedder {embedder.spec} ({embedder.dim}-d, "
-          f"{embedder.input_size[0]}x{embedder.input_size[1]})")
-    t_embed = time.perf_counter()
-    embeddings, kept, late_skips, hits = _embed(embedder, album, not args.no_progress)
-    t_embed = time.perf_counter() - t_embed
-    skipped += late_skips
-    labels = [album.labels[i] for i in kept]
 
-    # classes left without images once undecodable files are dropped
+def _report_index(albums, album, labels, skipped, hits, seconds):
+    """Print what was skipped and indexed; refuse classes left without images."""
+    from collections import Counter
     empty = [c for c in album.class_names if c not in set(labels)]
     if skipped:
         print(f"Skipped {len(skipped)} file(s):")
@@ -164,17 +152,17 @@ def run(args) -> int:
                         f"{', '.join(repr(c) for c in empty)}; add images or remove the folder")
     if len(set(labels)) < 2:
         raise UserError("at least two classes with readable images are needed")
-
-    from collections import Counter
     counts = Counter(labels)
     print(f"Indexed {len(labels)} images in {len(counts)} classes "
-          f"({hits} embeddings from the cache, {len(labels) - hits} computed in {t_embed:.1f} s):")
+          f"({hits} embeddings from the cache, {len(labels) - hits} computed in {seconds:.1f} s):")
     width = max(len(c) for c in counts)
     for name in sorted(counts):
         print(f"  {name:<{width}}  {counts[name]}")
 
-    from ..tflite import export_tflite
+
+def _export(args, embeddings, labels, embedder, output):
     from ..model import build_cbr_model
+    from ..tflite import export_tflite
     model = build_cbr_model(embeddings, labels, embedder=embedder,
                             aggregation=args.aggregation, k=args.k)
     try:
@@ -185,6 +173,27 @@ def run(args) -> int:
     print(f"Wrote {result.path} ({result.bytes / 1e6:.2f} MB: retrieval weights "
           f"{result.retrieval_bytes / 1e6:.2f} MB {'int8' if args.int8 else 'float32'}, "
           f"aggregation {args.aggregation}) and {result.labels_path}")
+    return result
+
+
+def run(args) -> int:
+    start = time.perf_counter()
+    albums = Path(args.albums)
+    output = Path(args.output)
+    if args.k < 1:
+        raise UserError(f"--k must be at least 1, got {args.k}")
+    _check_output(output, albums, args.overwrite)
+    album = _read_album(albums)
+    embedder = _load_embedder(args.embedder)
+    print(f"Reading albums from {albums} ({len(album)} images in {len(album.class_names)} "
+          f"classes), embedder {embedder.spec} ({embedder.dim}-d, "
+          f"{embedder.input_size[0]}x{embedder.input_size[1]})")
+    t_embed = time.perf_counter()
+    embeddings, kept, late_skips, hits = _embed(embedder, album, not args.no_progress)
+    labels = [album.labels[i] for i in kept]
+    _report_index(albums, album, labels, list(album.skipped) + late_skips, hits,
+                  time.perf_counter() - t_embed)
+    result = _export(args, embeddings, labels, embedder, output)
     print(f"Done in {time.perf_counter() - start:.1f} s. Try it: python -m cbr_edu predict "
           f"{result.path} IMAGE...")
     return 0

@@ -96,18 +96,18 @@ def _load_embedder(spec):
 def _ratio_lines(results):
     """CbR build time vs the linear probe's training time, per shot setting."""
     lines, data = [], []
-    for k in results.shots:
+    for shots in results.shots:
         try:
-            cbr, probe = results.row("CbR max", k), results.row("linear probe", k)
+            cbr, probe = results.row("CbR max", shots), results.row("linear probe", shots)
         except KeyError:
             continue
         ratio = cbr["build_time_s"] / probe["build_time_s"] if probe["build_time_s"] else None
         gap = 100 * (cbr["accuracy"] - probe["accuracy"])
-        data.append({"shots": k, "cbr_build_s": cbr["build_time_s"],
+        data.append({"shots": shots, "cbr_build_s": cbr["build_time_s"],
                      "linear_probe_train_s": probe["build_time_s"], "ratio": ratio,
                      "accuracy_gap_points": gap})
         lines.append(
-            f"{k}-shot: CbR max builds in {1000 * cbr['build_time_s']:.1f} ms, the linear "
+            f"{shots}-shot: CbR max builds in {1000 * cbr['build_time_s']:.1f} ms, the linear "
             f"probe trains in {1000 * probe['build_time_s']:.1f} ms (ratio 1/"
             f"{1 / ratio:.0f}); accuracy {100 * cbr['accuracy']:.1f} vs "
             f"{100 * probe['accuracy']:.1f} % ({gap:+.1f} points)")

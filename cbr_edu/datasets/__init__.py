@@ -8,7 +8,7 @@ downloaded, they fail within about two seconds with a message saying what is
 needed, where it would be cached, and which offline data sets to use instead.
 
 The rooms: :mod:`.registry` (the ``datasets.yaml`` schema and look-ups),
-:mod:`.offline` (builders, with :mod:`.views` for the landmark views),
+:mod:`.offline` (builders, with :mod:`._views` for the landmark views),
 :mod:`.online` (pooch downloads and TensorFlow Datasets), :mod:`.pixels`
 (images to the requested size through :mod:`cbr_edu.images`), :mod:`.records`
 (the types they share).
@@ -29,7 +29,7 @@ import dataclasses
 
 import numpy as np
 
-from . import offline, online, pixels
+from . import _pixels, offline, online
 from .online import NETWORK_TIMEOUT, download_dir
 from .records import Dataset, DatasetInfo, DatasetUnavailableError, RegistryError
 from .registry import info, names, read_registry, registry_path
@@ -137,4 +137,4 @@ def load(name: str, *, max_per_class: int | None = None, seed: int = 0,
               else online.tfds_source(entry, split=split))
     ds = _only_splits(ds, split)
     ds = ds.subset(_select_per_class(ds.labels, max_per_class, seed))
-    return pixels.read(ds, image_size=image_size, max_side=max_side)
+    return _pixels.read(ds, image_size=image_size, max_side=max_side)

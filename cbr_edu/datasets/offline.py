@@ -22,9 +22,9 @@ from pathlib import Path
 import numpy as np
 
 from ..images import read_image, to_rgb
-from .pixels import shrink
+from ._pixels import shrink
 from .records import Dataset
-from .views import VIEW_KINDS, make_view
+from ._views import VIEW_KINDS, make_view
 
 __all__ = ["BUILDERS", "build", "options"]
 

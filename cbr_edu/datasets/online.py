@@ -98,7 +98,7 @@ def _reachable(url: str) -> bool:
     if parts.scheme == "file":
         return True
     port = parts.port or (443 if parts.scheme == "https" else 80)
-    return _network.can_connect(parts.hostname, port, NETWORK_TIMEOUT)
+    return _network.can_connect(parts.hostname, port, timeout=NETWORK_TIMEOUT)
 
 
 # --------------------------------------------------------------------------- fetching
@@ -300,7 +300,7 @@ def tfds_source(entry, *, split=None) -> Dataset:
     data_dir = download_dir() / "tfds"
     name = entry.source["tfds_name"]
     if (not _tfds_prepared(tfds, name, data_dir)
-            and not _network.can_connect(_TFDS_HOST, 443, NETWORK_TIMEOUT)):
+            and not _network.can_connect(_TFDS_HOST, 443, timeout=NETWORK_TIMEOUT)):
         raise DatasetUnavailableError(_unavailable_message(
             entry, f"no network (could not reach {_TFDS_HOST} within {NETWORK_TIMEOUT:g} s)"))
     wanted = [split] if isinstance(split, str) else list(split or [entry.source.get("split",

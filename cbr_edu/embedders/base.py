@@ -91,7 +91,7 @@ class Embedder:
             self._layer = layer
         return self._layer
 
-    def embed(self, images, batch_size: int = 32, progress=None) -> np.ndarray:
+    def embed(self, images, *, batch_size: int = 32, progress=None) -> np.ndarray:
         """Embed ``images`` -> ``(n, dim)`` float32 (see the module docstring for inputs).
 
         ``progress``: ``True``/``False`` forces the tqdm bar on/off; ``None`` shows it
@@ -117,7 +117,7 @@ class Embedder:
         out = []
         try:
             for start in range(0, n, batch_size):
-                batch = prepare_images(items, self.input_size, start, start + batch_size)
+                batch = prepare_images(items, self.input_size, start=start, stop=start + batch_size)
                 out.append(np.asarray(fn(batch.astype(np.float32)), np.float32))
                 if bar is not None:
                     bar.update(len(batch))

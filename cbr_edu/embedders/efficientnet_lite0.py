@@ -189,7 +189,7 @@ def _load_cached(path):
         return None
 
 
-def load_keras_weights(pth=None, sha256=WEIGHTS_SHA256, use_cache=True) -> dict:
+def load_keras_weights(pth=None, *, sha256=WEIGHTS_SHA256, use_cache=True) -> dict:
     """``{keras layer name: [arrays]}`` for Lite0, from the cache or converted from the .pth."""
     from ._torch_pickle import load_state_dict
 
@@ -209,10 +209,10 @@ def load_keras_weights(pth=None, sha256=WEIGHTS_SHA256, use_cache=True) -> dict:
     return weights
 
 
-def build_pretrained(pth=None, sha256=WEIGHTS_SHA256, use_cache=True):
+def build_pretrained(pth=None, *, sha256=WEIGHTS_SHA256, use_cache=True):
     """The Keras model with ImageNet weights: images 0..255 (224x224) -> 1000 logits."""
     model = build_efficientnet_lite0(include_top=True)
-    weights = load_keras_weights(pth, sha256, use_cache)
+    weights = load_keras_weights(pth, sha256=sha256, use_cache=use_cache)
     names = {layer.name for layer in model.layers if layer.weights}
     if names != set(weights):
         raise ValueError(f"weight/layer mismatch: {sorted(names ^ set(weights))[:5]}")
@@ -247,7 +247,7 @@ class EfficientNetLite0Embedder(Embedder):
         return keras.Model(inputs, self.backbone(x, training=False),
                            name="efficientnet_lite0_embedder")
 
-    def imagenet_logits(self, images, batch_size=32, progress=None) -> np.ndarray:
+    def imagenet_logits(self, images, *, batch_size=32, progress=None) -> np.ndarray:
         """``(n, 1000)`` ImageNet logits (same input handling as :meth:`embed`)."""
         import tensorflow as tf
         if self._logits_fn is None:
@@ -258,7 +258,7 @@ class EfficientNetLite0Embedder(Embedder):
         return self._map_batches(images, lambda b: np.asarray(self._logits_fn(b)),
                                  batch_size, progress, empty_dim=CLASSES, desc="classifying")
 
-    def classify(self, images, top=5, batch_size=32):
+    def classify(self, images, *, top=5, batch_size=32):
         """Top-``top`` ImageNet ``(class index, probability)`` pairs per image."""
         logits = self.imagenet_logits(images, batch_size=batch_size)
         z = logits - logits.max(axis=1, keepdims=True)

@@ -44,7 +44,7 @@ def _existing(path, kind):
 class KerasFileEmbedder(Embedder):
     """A saved Keras model ``(b, H, W, 3)`` 0..255 -> ``(b, dim)``."""
 
-    def __init__(self, path, spec=None, input_size=None, safe_mode=True):
+    def __init__(self, path, *, spec=None, input_size=None, safe_mode=True):
         import keras
         self.path = _existing(path, ".keras")
         self.spec = spec or os.fspath(path)
@@ -72,7 +72,7 @@ class KerasFileEmbedder(Embedder):
 class TFLiteEmbedder(Embedder):
     """A ``.tflite`` embedder run with LiteRT (``embed`` only, no Keras layer)."""
 
-    def __init__(self, path, spec=None, scale="0-255", num_threads=None):
+    def __init__(self, path, *, spec=None, scale="0-255", num_threads=None):
         from ai_edge_litert.interpreter import Interpreter
         self.path = _existing(path, ".tflite")
         if scale not in SCALES:

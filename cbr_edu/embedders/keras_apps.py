@@ -81,7 +81,7 @@ def _preprocess_layers(mode):
 class KerasApplicationEmbedder(Embedder):
     """``keras.applications.<name>(include_top=False, pooling="avg", weights="imagenet")``."""
 
-    def __init__(self, spec, input_size=None, weights="imagenet"):
+    def __init__(self, spec, *, input_size=None, weights="imagenet"):
         import keras
         name = spec.split(":", 1)[1].strip()
         fn = getattr(keras.applications, name, None)

@@ -32,7 +32,7 @@ VERSION = 1
 class PixelsEmbedder(Embedder):
     """Resized raw pixels in [0, 1], flattened (row-major, channels last)."""
 
-    def __init__(self, side: int = 32, rgb: bool = False, spec=None):
+    def __init__(self, side: int = 32, *, rgb: bool = False, spec=None):
         side = int(side)
         if not 1 <= side <= 1024:
             raise ValueError(f"pixels side must be in 1..1024, got {side}")

@@ -52,7 +52,7 @@ class SavedModelLayer(keras.layers.TFSMLayer):
     is a program.
     """
 
-    def __init__(self, filepath, call_endpoint=None, output_key=None, **kwargs):
+    def __init__(self, filepath, *, call_endpoint=None, output_key=None, **kwargs):
         filepath = os.fspath(filepath)
         if call_endpoint is None:
             call_endpoint = _default_endpoint(filepath)
@@ -130,7 +130,7 @@ def _offline_message(handle, reason):
 class SavedModelEmbedder(Embedder):
     """A SavedModel (local directory, or resolved from a TF Hub / Kaggle handle)."""
 
-    def __init__(self, directory, spec=None, input_size=(224, 224), scale="0-1",
+    def __init__(self, directory, *, spec=None, input_size=(224, 224), scale="0-1",
                  call_endpoint=None, output_key=None):
         directory = Path(directory)
         if not (directory / "saved_model.pb").exists() and \

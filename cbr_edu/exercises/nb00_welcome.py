@@ -39,48 +39,45 @@ def _dir_size(path):
     return total
 
 
-def check_setup(online=False, load_model=True, show=True):
-    """Check the environment for the course; show a table and return its rows.
+def _row(item, status, detail):
+    return {"item": item, "status": status, "detail": detail}
 
-    Each row is ``{"item", "status" ("ok"/"warning"/"problem"), "detail"}``.
-    ``load_model`` loads the offline embedder and embeds one bundled photo;
-    ``online`` also tests the connection to Kaggle / TF Hub.
-    """
-    rows = []
 
-    def add(item, status, detail):
-        rows.append({"item": item, "status": status, "detail": detail})
-
+def _check_packages():
     py = sys.version_info
-    add("Python", _OK if py >= (3, 10) else _FAIL,
-        f"{platform.python_version()} ({sys.executable})")
-
+    rows = [_row("Python", _OK if py >= (3, 10) else _FAIL,
+                 f"{platform.python_version()} ({sys.executable})")]
     tf_version = _version("tensorflow")
-    add("TensorFlow", _OK if tf_version else _FAIL,
-        tf_version or "not installed: `pip install -r requirements.txt`")
+    rows.append(_row("TensorFlow", _OK if tf_version else _FAIL,
+                     tf_version or "not installed: `pip install -r requirements.txt`"))
     keras_version = _version("keras")
     keras_ok = bool(keras_version) and keras_version.split(".")[0].isdigit() and \
         int(keras_version.split(".")[0]) >= 3
-    add("Keras", _OK if keras_ok else _FAIL,
-        f"{keras_version} (Keras 3 needed)" if keras_version else "not installed")
+    rows.append(_row("Keras", _OK if keras_ok else _FAIL,
+                     f"{keras_version} (Keras 3 needed)" if keras_version else "not installed"))
     from .. import __version__ as cbr_version
-    add("cbr_edu", _OK, cbr_version)
+    rows.append(_row("cbr_edu", _OK, cbr_version))
     for name in ("numpy", "matplotlib", "sklearn", "ipywidgets"):
         v = _version(name)
-        add(name, _OK if v else (_WARN if name == "ipywidgets" else _FAIL),
-            v or ("not installed: sliders will not show" if name == "ipywidgets"
-                  else "not installed"))
+        rows.append(_row(name, _OK if v else (_WARN if name == "ipywidgets" else _FAIL),
+                         v or ("not installed: sliders will not show" if name == "ipywidgets"
+                               else "not installed")))
+    return rows
 
+
+def _check_machine():
     cpus = os.cpu_count() or 1
     usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else cpus
     gpus = []
-    if tf_version:
+    if _version("tensorflow"):
         import tensorflow as tf
         gpus = tf.config.list_physical_devices("GPU")
-    add("CPU cores", _OK if usable >= 2 else _WARN,
-        f"{usable} usable of {cpus}" + (f"; {len(gpus)} GPU(s)" if gpus else
-                                        "; no GPU (fine: nothing here trains)"))
+    return [_row("CPU cores", _OK if usable >= 2 else _WARN,
+                 f"{usable} usable of {cpus}" + (f"; {len(gpus)} GPU(s)" if gpus else
+                                                 "; no GPU (fine: nothing here trains)"))]
 
+
+def _check_cache():
     from .._paths import cache_root
     root = cache_root()
     try:
@@ -88,37 +85,52 @@ def check_setup(online=False, load_model=True, show=True):
         probe = root / ".write-test"
         probe.write_text("ok")
         probe.unlink()
-        add("cache folder", _OK,
-            f"{root} ({_dir_size(root) / 1e6:.1f} MB; set CBR_EDU_CACHE_DIR to move it)")
+        return [_row("cache folder", _OK, f"{root} ({_dir_size(root) / 1e6:.1f} MB; set "
+                                          "CBR_EDU_CACHE_DIR to move it)")]
     except OSError as exc:
-        add("cache folder", _FAIL, f"{root} is not writable ({exc}); set CBR_EDU_CACHE_DIR")
+        return [_row("cache folder", _FAIL,
+                     f"{root} is not writable ({exc}); set CBR_EDU_CACHE_DIR")]
 
-    if load_model and tf_version:
-        try:
-            import numpy as np
-            from skimage import data
 
-            from ..embedders import load_embedder
-            start = time.perf_counter()
-            embedder = load_embedder("efficientnet_lite0")
-            vector = embedder.embed([data.chelsea()])
-            seconds = time.perf_counter() - start
-            ok = vector.shape == (1, embedder.dim) and bool(np.all(np.isfinite(vector)))
-            add("offline embedder", _OK if ok else _FAIL,
-                f"EfficientNet-Lite0 loaded and embedded a photo in {seconds:.1f} s "
-                f"→ {embedder.dim}-d vector")
-        except Exception as exc:  # noqa: BLE001 - report, do not crash the notebook
-            add("offline embedder", _FAIL, f"{type(exc).__name__}: {exc}")
+def _check_embedder():
+    try:
+        import numpy as np
+        from skimage import data
 
-    if online:
-        from .. import _network
-        up = _network.can_connect("www.kaggle.com")
-        add("internet (online mode)", _OK if up else _FAIL,
-            "Kaggle / TF Hub reachable" if up else
-            "no connection: set ONLINE = False to use the offline embedder and data sets")
-    else:
-        add("mode", _OK, "offline (ONLINE = False): bundled model and data sets only")
+        from ..embedders import load_embedder
+        start = time.perf_counter()
+        embedder = load_embedder("efficientnet_lite0")
+        vector = embedder.embed([data.chelsea()])
+        seconds = time.perf_counter() - start
+        ok = vector.shape == (1, embedder.dim) and bool(np.all(np.isfinite(vector)))
+        return [_row("offline embedder", _OK if ok else _FAIL,
+                     f"EfficientNet-Lite0 loaded and embedded a photo in {seconds:.1f} s "
+                     f"→ {embedder.dim}-d vector")]
+    except Exception as exc:  # noqa: BLE001 - report, do not crash the notebook
+        return [_row("offline embedder", _FAIL, f"{type(exc).__name__}: {exc}")]
 
+
+def _check_mode(online):
+    if not online:
+        return [_row("mode", _OK, "offline (ONLINE = False): bundled model and data sets only")]
+    from .. import _network
+    up = _network.can_connect("www.kaggle.com")
+    return [_row("internet (online mode)", _OK if up else _FAIL,
+                 "Kaggle / TF Hub reachable" if up else
+                 "no connection: set ONLINE = False to use the offline embedder and data sets")]
+
+
+def check_setup(*, online=False, load_model=True, show=True):
+    """Check the environment for the course; show a table and return its rows.
+
+    Each row is ``{"item", "status" ("ok"/"warning"/"problem"), "detail"}``.
+    ``load_model`` loads the offline embedder and embeds one bundled photo;
+    ``online`` also tests the connection to Kaggle / TF Hub.
+    """
+    rows = _check_packages() + _check_machine() + _check_cache()
+    if load_model and _version("tensorflow"):
+        rows += _check_embedder()
+    rows += _check_mode(online)
     if show:
         _show_table(rows)
     return rows

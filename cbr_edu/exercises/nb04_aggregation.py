@@ -24,7 +24,7 @@ from ._core import Question, Wrong
 __all__ = ["q1", "q2", "q3", "q4", "reference_aggregate"]
 
 
-def reference_aggregate(scores, class_ids, num_classes, method="max", k=3):
+def reference_aggregate(scores, class_ids, num_classes, aggregation="max", k=3):
     """Class scores ``(batch, num_classes)`` from instance scores ``(batch, n)``.
 
     Column ``c`` reduces the scores of the instances whose ``class_ids`` is ``c``:
@@ -36,15 +36,15 @@ def reference_aggregate(scores, class_ids, num_classes, method="max", k=3):
     out = np.empty((scores.shape[0], num_classes))
     for c in range(num_classes):
         mine = scores[:, class_ids == c]
-        if method == "max":
+        if aggregation == "max":
             out[:, c] = mine.max(axis=1)
-        elif method == "mean":
+        elif aggregation == "mean":
             out[:, c] = mine.mean(axis=1)
-        elif method == "topk_mean":
+        elif aggregation == "topk_mean":
             best = -np.sort(-mine, axis=1)[:, :k]
             out[:, c] = best.mean(axis=1)
         else:
-            raise ValueError(f"unknown method {method!r}")
+            raise ValueError(f"unknown aggregation {aggregation!r}")
     return out
 
 
@@ -75,24 +75,24 @@ def _first_appearance_order(class_ids):
     return np.asarray(class_ids)[np.sort(first)]
 
 
-def _diagnose(got, scores, class_ids, num_classes, method, k, what):
+def _diagnose(got, scores, class_ids, num_classes, aggregation, k, what):
     """Name the typical mistake behind a wrong aggregation, or None."""
     tries = {
         "max": "you took the max; this one asks for a different reduction",
         "mean": "you took the mean of all the class's scores",
     }
     for m, msg in tries.items():
-        if m != method:
+        if m != aggregation:
             alt = reference_aggregate(scores, class_ids, num_classes, m)
             if got.shape == alt.shape and np.allclose(got, alt, atol=1e-5):
                 return f"{what}: {msg}."
-    want = reference_aggregate(scores, class_ids, num_classes, method, k)
+    want = reference_aggregate(scores, class_ids, num_classes, aggregation, k)
     order = _first_appearance_order(class_ids)
     if got.shape == want.shape and np.allclose(got, want[:, order], atol=1e-5):
         return (f"{what}: the right numbers in the wrong columns. Column `c` must be class "
                 "id `c` (0, 1, 2, ...), not the order in which classes first appear in "
                 "`class_ids`.")
-    if method == "max":
+    if aggregation == "max":
         clipped = np.maximum(want, 0)
         if got.shape == want.shape and np.allclose(got, clipped, atol=1e-5):
             return (f"{what}: a class whose scores are all negative came out as 0. Did you "
@@ -216,8 +216,8 @@ def aggregate_topk_mean(scores, class_ids, num_classes, k):
                         "k best instance scores.")
 
 
-def _reference_cbr(index, class_ids, num_classes, queries, method):
-    return reference_aggregate(cosine(queries, index), class_ids, num_classes, method, 3)
+def _reference_cbr(index, class_ids, num_classes, queries, aggregation):
+    return reference_aggregate(cosine(queries, index), class_ids, num_classes, aggregation, 3)
 
 
 class AssembleModel(Question):
@@ -227,33 +227,33 @@ class AssembleModel(Question):
         "A functional Keras model: `inputs = keras.Input(shape=(dim,))`, then call the two "
         "layers one after the other, then `keras.Model(inputs, outputs)`.",
         "`RetrievalLayer(index_embeddings)` gives cosine scores `(batch, n)`; "
-        "`AggregationLayer(class_ids, num_classes=num_classes, method=method)` turns them "
+        "`AggregationLayer(class_ids, num_classes=num_classes, aggregation=aggregation)` turns them "
         "into class scores `(batch, num_classes)`.",
-        "Pass `method` on to the aggregation layer (the check tries \"max\" and \"mean\").",
+        "Pass `aggregation` on to the aggregation layer (the check tries \"max\" and \"mean\").",
     ]
     _solution = "Input → RetrievalLayer → AggregationLayer, wrapped in a `keras.Model`."
     solution_code = '''\
 import keras
 from cbr_edu.layers import RetrievalLayer, AggregationLayer
 
-def make_cbr_model(index_embeddings, class_ids, num_classes, method="max"):
+def make_cbr_model(index_embeddings, class_ids, num_classes, aggregation="max"):
     dim = index_embeddings.shape[1]
     inputs = keras.Input(shape=(dim,))
     scores = RetrievalLayer(index_embeddings)(inputs)
-    outputs = AggregationLayer(class_ids, num_classes=num_classes, method=method)(scores)
+    outputs = AggregationLayer(class_ids, num_classes=num_classes, aggregation=aggregation)(scores)
     return keras.Model(inputs, outputs)
 '''
 
     def _check(self, make_cbr_model):
         rng = np.random.default_rng(self.seed)
-        what = "make_cbr_model(index_embeddings, class_ids, num_classes, method)"
+        what = "make_cbr_model(index_embeddings, class_ids, num_classes, aggregation)"
         dim, num_classes = int(rng.integers(5, 12)), 3
         _, ids = _random_case(rng, num_classes=num_classes, batch=1, min_per_class=1,
                               max_per_class=4, negative_class=False)
         index = rng.normal(size=(ids.size, dim)).astype(np.float32)
         queries = rng.normal(size=(4, dim)).astype(np.float32) * 3.0
-        for method in ("max", "mean"):
-            model = self.call(make_cbr_model, index.copy(), ids.copy(), num_classes, method,
+        for aggregation in ("max", "mean"):
+            model = self.call(make_cbr_model, index.copy(), ids.copy(), num_classes, aggregation,
                               what=what)
             if model is None:
                 raise Wrong(f"{what} returned None — did you forget `return`?")
@@ -266,22 +266,22 @@ def make_cbr_model(index_embeddings, class_ids, num_classes, method="max"):
                 raise Wrong(f"calling your model on a batch of shape {queries.shape} raised "
                             f"{type(exc).__name__}: {exc}") from None
             got = self.as_array(got, "model(queries)")
-            want = _reference_cbr(index, ids, num_classes, queries, method)
+            want = _reference_cbr(index, ids, num_classes, queries, aggregation)
             if got.shape != want.shape:
                 raise Wrong(f"your model maps {queries.shape} to {got.shape}; expected "
                             f"{want.shape} (one score per class).")
             if np.allclose(got, want, atol=1e-4):
                 continue
-            other = "mean" if method == "max" else "max"
+            other = "mean" if aggregation == "max" else "max"
             if np.allclose(got, _reference_cbr(index, ids, num_classes, queries, other),
                            atol=1e-4):
-                raise Wrong(f"with method={method!r} your model computes the {other}: pass "
-                            "`method` on to the AggregationLayer.")
-            raw = reference_aggregate(queries @ index.T, ids, num_classes, method)
+                raise Wrong(f"with aggregation={aggregation!r} your model computes the {other}: pass "
+                            "`aggregation` on to the AggregationLayer.")
+            raw = reference_aggregate(queries @ index.T, ids, num_classes, aggregation)
             if got.shape == raw.shape and np.allclose(got, raw, rtol=1e-3, atol=1e-3):
                 raise Wrong("your model uses raw dot products: the queries and the index must "
                             "be L2-normalised so the scores are cosines (RetrievalLayer does it).")
-            raise Wrong(f"with method={method!r} your model's class scores differ from "
+            raise Wrong(f"with aggregation={aggregation!r} your model's class scores differ from "
                         "cosine retrieval followed by per-class aggregation.")
 
 

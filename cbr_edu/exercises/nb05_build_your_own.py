@@ -1,6 +1,6 @@
 """Exercises for notebook 05, *build your own*.
 
-``q1`` the label of an album file, ``q2`` the top-k predictions of one image,
+``q1`` the label of an album file, ``q2`` the top predictions of one image,
 ``q3`` int8 quantisation of the retrieval weights, ``q4`` run a ``.tflite`` model
 with LiteRT.
 
@@ -20,7 +20,7 @@ import numpy as np
 
 from ._core import Question, Wrong
 
-__all__ = ["q1", "q2", "q3", "q4", "reference_quantize", "reference_top_k"]
+__all__ = ["q1", "q2", "q3", "q4", "reference_quantize", "reference_top_predictions"]
 
 
 class AlbumLabel(Question):
@@ -68,53 +68,53 @@ def album_label(root, path):
                                 f"expected {want!r}.")
 
 
-def reference_top_k(scores, class_names, k):
-    """The ``k`` best ``(class name, score)`` pairs of one score vector, best first."""
+def reference_top_predictions(scores, class_names, top):
+    """The ``top`` best ``(class name, score)`` pairs of one score vector, best first."""
     scores = np.asarray(scores, dtype=np.float64).reshape(-1)
-    order = np.argsort(-scores, kind="stable")[:k]
+    order = np.argsort(-scores, kind="stable")[:top]
     return [(class_names[i], float(scores[i])) for i in order]
 
 
-class TopK(Question):
-    _var = "top_k"
-    _title = "Top-k predictions of one image"
+class TopPredictions(Question):
+    _var = "top_predictions"
+    _title = "The top predictions of one image"
     _hints = [
         "`np.argsort(scores)` gives the column indices from the *smallest* score up; "
         "`np.argsort(-scores)` from the largest down.",
-        "Keep the first k indices and turn each into `(class_names[i], float(scores[i]))`.",
+        "Keep the first `top` indices and turn each into `(class_names[i], float(scores[i]))`.",
     ]
     _solution = "Sort the columns by score, best first, and pair each with its class name."
     solution_code = '''\
 import numpy as np
 
-def top_k(scores, class_names, k=3):
+def top_predictions(scores, class_names, top=3):
     scores = np.asarray(scores)
-    best = np.argsort(-scores)[:k]
+    best = np.argsort(-scores)[:top]
     return [(class_names[i], float(scores[i])) for i in best]
 '''
 
-    def _check(self, top_k):
+    def _check(self, top_predictions):
         rng = np.random.default_rng(self.seed)
-        for n, k in ((6, 3), (4, 1), (5, 5)):
+        for n, top in ((6, 3), (4, 1), (5, 5)):
             names = [f"class_{c}" for c in "ABCDEFGH"[:n]]
             perm = rng.permutation(n)
             names = [names[i] for i in perm]
             # distinct scores: with a tie, two orders would both be right
             scores = rng.choice(np.arange(-200, 1001), size=n, replace=False) / 1000
-            got = self.call(top_k, scores.copy(), list(names), k,
-                            what="top_k(scores, class_names, k)")
-            want = reference_top_k(scores, names, k)
+            got = self.call(top_predictions, scores.copy(), list(names), top,
+                            what="top_predictions(scores, class_names, top)")
+            want = reference_top_predictions(scores, names, top)
             try:
                 pairs = [(str(a), float(b)) for a, b in got]
             except (TypeError, ValueError):
-                raise Wrong("top_k should return a list of `(class name, score)` pairs, e.g. "
+                raise Wrong("top_predictions should return a list of `(class name, score)` pairs, e.g. "
                             "`[('cats', 0.91), ('dogs', 0.55)]`.") from None
-            if len(pairs) != k:
-                raise Wrong(f"with k={k} you returned {len(pairs)} pairs.")
-            if [p[0] for p in pairs] == [w[0] for w in reference_top_k(-scores, names, k)]:
+            if len(pairs) != top:
+                raise Wrong(f"with top={top} you returned {len(pairs)} pairs.")
+            if [p[0] for p in pairs] == [w[0] for w in reference_top_predictions(-scores, names, top)]:
                 raise Wrong("you returned the *lowest* scores; sort from the largest down.")
             if [p[0] for p in pairs] != [w[0] for w in want]:
-                raise Wrong(f"for scores {scores.tolist()} and names {names} with k={k} "
+                raise Wrong(f"for scores {scores.tolist()} and names {names} with top={top} "
                             f"you returned {[p[0] for p in pairs]}; expected "
                             f"{[w[0] for w in want]}. Pair each index with `class_names[i]`.")
             if not np.allclose([p[1] for p in pairs], [w[1] for w in want]):
@@ -269,6 +269,6 @@ def run_litert(tflite_path, inputs):
 
 
 q1 = AlbumLabel()
-q2 = TopK()
+q2 = TopPredictions()
 q3 = QuantizeInt8()
 q4 = RunLiteRT()

@@ -169,7 +169,7 @@ def _check_held_out(clf, acc, test_x, test_y, measured, held_out):
 
 def _check_tflite(path, clf, test_x, scores_keras, runs, agrees, labelled):
     """Items 5-7: the ``.tflite`` file runs in LiteRT, agrees, and carries the labels."""
-    from ..tflite import LiteRTClassifier, read_labels
+    from ..tflite import LiteRTClassifier, read_class_names
     if path is None or not Path(str(path)).is_file():
         for item in (runs, agrees, labelled):
             item.note = "set TFLITE_PATH (step 4)" if path is None else f"no file at {str(path)!r}"
@@ -194,7 +194,7 @@ def _check_tflite(path, clf, test_x, scores_keras, runs, agrees, labelled):
         agrees.passed = agree >= AGREEMENT
         agrees.note = f"same top class on {agree:.0%} of {len(scores_lite)} test images"
     try:
-        labels = read_labels(path)
+        labels = read_class_names(path)
     except ValueError:
         labelled.note = "no labels found in the .tflite (export with cbr_edu.export_tflite)"
         return
@@ -296,6 +296,13 @@ class ClassifierStep(Question):
                 raise Wrong(f"{it.name}: {it.note}")
 
 
+def _scorecard_with(question, name, value):
+    """The scorecard items with the notebook's classifier and test set, and ``name = value``."""
+    ns = {k: question.lookup(k, None) for k in ("CLASSIFIER", "TEST_IMAGES", "TEST_LABELS")}
+    items, _ = scorecard({**ns, name: value})
+    return items
+
+
 class AccuracyStep(Question):
     _var = "HELD_OUT_ACCURACY"
     needs_notebook = True  # reads names only the notebook defines
@@ -311,8 +318,7 @@ class AccuracyStep(Question):
                      "TEST_LABELS))\n")
 
     def _check(self, acc):
-        ns = {k: self.lookup(k, None) for k in ("CLASSIFIER", "TEST_IMAGES", "TEST_LABELS")}
-        items, _ = scorecard({**ns, "HELD_OUT_ACCURACY": acc})
+        items = _scorecard_with(self, "HELD_OUT_ACCURACY", acc)
         if not items[2].passed:
             raise Wrong(items[2].note)
 
@@ -333,8 +339,7 @@ class ExportStep(Question):
                      "                                    overwrite=True).path\n")
 
     def _check(self, path):
-        ns = {k: self.lookup(k, None) for k in ("CLASSIFIER", "TEST_IMAGES", "TEST_LABELS")}
-        items, _ = scorecard({**ns, "TFLITE_PATH": path})
+        items = _scorecard_with(self, "TFLITE_PATH", path)
         for it in items[4:]:
             if not it.passed:
                 raise Wrong(f"{it.name}: {it.note}")

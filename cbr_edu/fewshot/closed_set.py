@@ -249,16 +249,16 @@ def evaluate(methods, embeddings, labels, *, ways=5, shots=(1, 5), queries=15, e
         bar = tqdm(total=len(shot_list) * episodes * len(methods), unit="fit",
                    desc="episodes x methods")
     rows, per_episode = [], {}
-    for k in shot_list:
-        eps = sample_episodes(labels, ways=ways, shots=k, queries=queries, episodes=episodes,
+    for shots in shot_list:
+        eps = sample_episodes(labels, ways=ways, shots=shots, queries=queries, episodes=episodes,
                               seed=seed)
         # one method at a time over all episodes: a method's timings are not disturbed
         # by the previous method's work (e.g. TensorFlow's worker threads still spinning
         # after a training step); methods are deterministic, so the numbers are the same
         for name, method in zip(names, methods):
             stats = _run_method(method, eps, embeddings, labels, images, bar)
-            per_episode[(name, k)] = np.asarray(stats["acc"])
-            rows.append(_row(name, method, stats, ways=ways, shots=k, queries=queries,
+            per_episode[(name, shots)] = np.asarray(stats["acc"])
+            rows.append(_row(name, method, stats, ways=ways, shots=shots, queries=queries,
                              episodes=episodes))
     if bar is not None:
         bar.close()

@@ -359,7 +359,7 @@ class FineTunedTop(BaseMethod):
                                    max_epochs=self.max_epochs, patience=self.patience,
                                    min_delta=self.min_delta)
 
-    def fit(self, support_embeddings, support_labels, images=None, **_):
+    def fit(self, support_embeddings, support_labels, *, images=None, **_):
         import keras
         if images is None:
             raise ValueError(f"{self.name} needs the support images: fit(X, y, images=...)")
@@ -377,7 +377,7 @@ class FineTunedTop(BaseMethod):
         self.setup()
         self._trunk_features(images)
 
-    def decision_function(self, query_embeddings, images=None, **_):
+    def decision_function(self, query_embeddings, *, images=None, **_):
         import keras
         self._check(query_embeddings)
         if images is None:

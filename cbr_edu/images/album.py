@@ -8,14 +8,8 @@ ever written, moved or deleted.
 
 Example
 -------
->>> import tempfile, os
->>> from PIL import Image
->>> root = tempfile.mkdtemp()
->>> for cls in ("cat", "dog"):
-...     os.mkdir(os.path.join(root, cls))
-...     Image.new("RGB", (8, 8)).save(os.path.join(root, cls, "1.png"))
->>> load_folder(root).class_names
-['cat', 'dog']
+>>> [is_hidden(name) for name in ("cat.jpg", ".DS_Store", "__MACOSX")]
+[False, True, True]
 """
 
 from __future__ import annotations

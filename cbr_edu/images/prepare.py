@@ -199,7 +199,7 @@ def as_image_list(images):
                         f"or a path; got {type(images).__name__}") from None
 
 
-def prepare_images(images, size, start=0, stop=None) -> np.ndarray:
+def prepare_images(images, size, *, start=0, stop=None) -> np.ndarray:
     """Images ``[start:stop]`` -> ``(n, H, W, 3)`` uint8 RGB at ``size``.
 
     ``images`` is anything :func:`as_image_list` accepts. A uint8 batch already

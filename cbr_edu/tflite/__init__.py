@@ -25,8 +25,8 @@ Example
 
 from ._head import quantize_rows
 from .export import ExportResult, export_tflite
-from .metadata import read_labels, read_metadata
+from .metadata import read_class_names, read_metadata
 from .runtime import LiteRTClassifier, count_ops
 
-__all__ = ["export_tflite", "ExportResult", "LiteRTClassifier", "read_labels",
+__all__ = ["export_tflite", "ExportResult", "LiteRTClassifier", "read_class_names",
            "read_metadata", "count_ops", "quantize_rows"]

@@ -68,14 +68,14 @@ def _from_keras(model):
     import keras
     from ..layers import EMPTY_SLOT
     from ..model import cbr_layers
-    retrieval, aggregation = cbr_layers(model)
+    retrieval, aggregator = cbr_layers(model)
     if len(model.inputs) != 1:
         raise ValueError("a CbR model for export has exactly one input")
-    class_ids = keras.ops.convert_to_numpy(aggregation.class_ids).astype(np.int32)
+    class_ids = keras.ops.convert_to_numpy(aggregator.class_ids).astype(np.int32)
     used = class_ids != EMPTY_SLOT  # spare rows (build_cbr_model(capacity=...)) are left out
     index = np.ascontiguousarray(retrieval.index_embeddings[used], dtype=np.float32)  # (N, dim)
     class_ids = class_ids[used]
-    names = aggregation.class_names or [str(i) for i in range(aggregation.num_classes)]
+    names = aggregator.class_names or [str(i) for i in range(aggregator.num_classes)]
     embedder, image_size = None, None
     shape = tuple(model.inputs[0].shape)
     if retrieval.input is not model.inputs[0]:
@@ -85,5 +85,5 @@ def _from_keras(model):
                 raise ValueError("the model's image input has no fixed size; build it with "
                                  "build_cbr_model(..., embedder=...) so it has one")
             image_size = (int(shape[1]), int(shape[2]))
-    return Parts(embedder, image_size, index, class_ids, list(names), aggregation.method,
-                 int(aggregation.k))
+    return Parts(embedder, image_size, index, class_ids, list(names), aggregator.aggregation,
+                 int(aggregator.k))

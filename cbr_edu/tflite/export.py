@@ -27,11 +27,11 @@ Example
 -------
 >>> import numpy as np, tempfile, os
 >>> from cbr_edu import CbRClassifier
->>> from cbr_edu.tflite import read_labels
+>>> from cbr_edu.tflite import read_class_names
 >>> clf = CbRClassifier().fit(np.eye(3), ["cat", "dog", "dog"])
 >>> out = os.path.join(tempfile.mkdtemp(), "pets.tflite")
 >>> result = export_tflite(clf, out)
->>> read_labels(out), result.num_classes, result.input
+>>> read_class_names(out), result.num_classes, result.input
 (['cat', 'dog'], 2, 'embedding')
 """
 
@@ -88,7 +88,7 @@ class ExportResult:
                 f"written in {self.seconds:.1f} s")
 
 
-def export_tflite(model_or_classifier, path, *, quantize=None, overwrite=False, labels=None,
+def export_tflite(model_or_classifier, path, *, quantize=None, overwrite=False, class_names=None,
                   labels_path="labels.txt", name=None, description=None) -> ExportResult:
     """Write a CbR classifier to a ``.tflite`` file (with metadata) and ``labels.txt``.
 
@@ -104,8 +104,8 @@ def export_tflite(model_or_classifier, path, *, quantize=None, overwrite=False, 
     overwrite : bool
         Replace an existing file. Without it an existing model is an error; an
         existing label file is only an error if its content differs.
-    labels : list of str, optional
-        Class names, one per output column; default: the classifier's classes.
+    class_names : list of str, optional
+        One name per output column; default: the classifier's classes.
     labels_path : str, PathLike or None
         The label file beside the model (relative to the model's folder);
         None writes no label file (the labels are in the model either way).
@@ -128,8 +128,8 @@ def export_tflite(model_or_classifier, path, *, quantize=None, overwrite=False, 
         raise ValueError(f"quantize must be None or 'int8', got {quantize!r}")
     path = _check_model_path(Path(path), overwrite=overwrite)
     parts = parts_of(model_or_classifier)
-    if labels is not None:
-        parts.class_names = _given_labels(labels, len(parts.class_names))
+    if class_names is not None:
+        parts.class_names = _given_class_names(class_names, len(parts.class_names))
     label_text = label_file_text(parts.class_names)
     side = _label_path(path, labels_path, label_text, overwrite=overwrite)
     _check_size(parts.index.shape, quantize)
@@ -170,11 +170,11 @@ def _check_model_path(path, *, overwrite):
     return path
 
 
-def _given_labels(labels, num_classes):
-    labels = [str(v) for v in labels]
-    if len(labels) != num_classes:
-        raise ValueError(f"{len(labels)} labels for {num_classes} classes")
-    return labels
+def _given_class_names(class_names, num_classes):
+    class_names = [str(v) for v in class_names]
+    if len(class_names) != num_classes:
+        raise ValueError(f"{len(class_names)} class names for {num_classes} classes")
+    return class_names
 
 
 def _label_path(path, labels_path, label_text, *, overwrite):

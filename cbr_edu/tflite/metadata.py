@@ -15,7 +15,7 @@ This module writes and reads the few tables a classifier needs with the plain
 ``flatbuffers`` runtime (field slots follow ``metadata_schema.fbs``), so it has
 no dependency on MediaPipe or tflite-support; the tests check the result with
 MediaPipe's generated schema code and with MediaPipe's ``ImageClassifier``.
-:func:`read_metadata` and :func:`read_labels` read them back from a model file.
+:func:`read_metadata` and :func:`read_class_names` read them back from a model file.
 
 ``min_parser_version`` is ``"1.0.0"``: the tables used here are all in the
 first schema version (see MediaPipe's ``metadata_version.cc``).
@@ -40,7 +40,7 @@ from flatbuffers import table as fb_table
 
 __all__ = ["METADATA_NAME", "METADATA_IDENTIFIER", "MIN_PARSER_VERSION", "LABELS_FILE",
            "build_metadata", "parse_metadata", "zip_associated_files",
-           "read_associated_file", "label_file_text", "read_metadata", "read_labels"]
+           "read_associated_file", "label_file_text", "read_metadata", "read_class_names"]
 
 METADATA_NAME = "TFLITE_METADATA"
 METADATA_IDENTIFIER = b"M001"
@@ -293,7 +293,7 @@ def label_file_text(names) -> bytes:
 
 
 def read_metadata(path) -> dict:
-    """The model metadata of a ``.tflite`` file as a dict, with ``labels`` added.
+    """The model metadata of a ``.tflite`` file as a dict, with ``class_names`` added.
 
     Raises ValueError when the file has no ``TFLITE_METADATA``.
     """
@@ -311,15 +311,15 @@ def read_metadata(path) -> dict:
         raise ValueError(f"{path} has no TFLite model metadata; export it with export_tflite")
     meta = parse_metadata(buffer)
     labels_file = (meta.get("output") or {}).get("labels_file")
-    meta["labels"] = None
+    meta["class_names"] = None
     if labels_file:
-        meta["labels"] = read_associated_file(data, labels_file).decode("utf-8").splitlines()
+        meta["class_names"] = read_associated_file(data, labels_file).decode("utf-8").splitlines()
     return meta
 
 
-def read_labels(path) -> list:
-    """The class names stored in a model's metadata, in output order."""
-    labels = read_metadata(path)["labels"]
-    if labels is None:
+def read_class_names(path) -> list:
+    """The class names stored in a model's metadata (its label file), in output order."""
+    class_names = read_metadata(path)["class_names"]
+    if class_names is None:
         raise ValueError(f"{path} has metadata but no label file")
-    return labels
+    return class_names

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from ._graph import schema
-from .metadata import read_labels
+from .metadata import read_class_names
 
 __all__ = ["LiteRTClassifier", "count_ops"]
 
@@ -65,12 +65,12 @@ class LiteRTClassifier:
         if not self.path.is_file():
             raise FileNotFoundError(f"model file {self.path} does not exist")
         try:
-            self.labels = read_labels(self.path)
+            self.class_names = read_class_names(self.path)
         except ValueError:
             side = self.path.parent / "labels.txt"
             if not side.is_file():
                 raise
-            self.labels = side.read_text("utf-8").splitlines()
+            self.class_names = side.read_text("utf-8").splitlines()
         try:
             self._interpreter = Interpreter(model_path=str(self.path), num_threads=num_threads)
         except Exception as error:  # noqa: BLE001 - LiteRT raises ValueError/RuntimeError
@@ -87,7 +87,7 @@ class LiteRTClassifier:
 
     def __repr__(self):
         return (f"<LiteRTClassifier {self.path.name}: {self.input_kind} input, "
-                f"{len(self.labels)} classes>")
+                f"{len(self.class_names)} classes>")
 
     def _prepare(self, items):
         if self.input_kind == "embedding":
@@ -114,11 +114,11 @@ class LiteRTClassifier:
             self._interpreter.set_tensor(self._input["index"], batch)
             self._interpreter.invoke()
             out.append(self._interpreter.get_tensor(self._output["index"]).copy())
-        return np.concatenate(out) if out else np.zeros((0, len(self.labels)), np.float32)
+        return np.concatenate(out) if out else np.zeros((0, len(self.class_names)), np.float32)
 
     def predict(self, items, *, top=3):
         """For each input, the ``top`` best ``(class name, score)`` pairs, best first."""
         scores = self.scores(items)
         top = max(1, min(int(top), scores.shape[1]))
         order = np.argsort(-scores, axis=1, kind="stable")[:, :top]
-        return [[(self.labels[j], float(row[j])) for j in idx] for row, idx in zip(scores, order)]
+        return [[(self.class_names[j], float(row[j])) for j in idx] for row, idx in zip(scores, order)]
