@@ -122,7 +122,7 @@ def _check_settings(path, settings, embeddings):
     except ValueError as error:
         raise _altered(path, str(error)) from None
     if kind not in ("text", "integer", "number", "boolean"):
-        raise _altered(path, f"its labels are {kind}, not text or numbers")
+        raise _altered(path, "its labels are not a flat list of text or numbers")
 
 
 def _altered(path, why):
