@@ -24,12 +24,11 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 from .._errors import InputError
-from ..cli import UserError
+from ..cli import UserError, check_writable
 
 CHUNK = 16  # images embedded per step (the progress bar moves per step)
 
@@ -78,12 +77,7 @@ def _check_output(output: Path, albums: Path, overwrite: bool):
     if albums.is_dir() and inside:
         raise UserError(f"'{output}' is inside the album folder '{albums}'; write the model "
                         "somewhere else (the albums are only read, never written)")
-    try:
-        with tempfile.TemporaryFile(dir=output.parent):
-            pass
-    except OSError as error:
-        raise UserError(f"--output: cannot write in the folder '{output.parent}' "
-                        f"({error.strerror or error}); choose a folder you can write to") from None
+    check_writable(output, "--output")
 
 
 def _check_class_names(output: Path, class_names, overwrite: bool):
