@@ -39,7 +39,7 @@ def run(args) -> int:
             failed += 1
             continue
         except RuntimeError as error:  # LiteRT could not run the model
-            raise UserError(f"LiteRT cannot run '{path}': {error}") from None
+            raise UserError(f"LiteRT cannot run '{clf.path}': {error}") from None
         print(image)
         width = max(len(name) for name, _ in prediction)
         for name, score in prediction:

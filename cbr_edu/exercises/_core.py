@@ -79,7 +79,6 @@ from __future__ import annotations
 
 import inspect
 import os
-import sys
 import threading
 import time
 import traceback
@@ -88,6 +87,7 @@ import numpy as np
 
 from ._answers import describe, private_copy, same
 from ._display import Feedback as _Feedback
+from ._display import caller_namespace
 from ._display import show as _show
 
 __all__ = [
@@ -233,7 +233,7 @@ class Question:
     def check(self, *answers):
         """Check the answer: ``q.check()`` looks the names up, ``q.check(x)`` uses ``x``."""
         frame = inspect.currentframe().f_back
-        namespace = _caller_namespace(frame)
+        namespace = caller_namespace(frame)
         del frame
         outcome = self.evaluate(*answers, namespace=namespace)
         self._report(outcome)
@@ -435,21 +435,3 @@ class Question:
             raise Wrong(f"{what}: {bad} of {arr.size} values differ from the expected ones "
                         f"(largest difference {np.max(np.abs(arr - expected)):.3g}).")
         return arr
-
-
-def _caller_namespace(frame):
-    """Names visible to the learner: the IPython user namespace, else the caller's globals."""
-    namespace = {}
-    ip = sys.modules.get("IPython")
-    if ip is not None:
-        try:
-            shell = ip.get_ipython()
-        except Exception:
-            shell = None
-        if shell is not None:
-            namespace.update(shell.user_ns)
-    if frame is not None:
-        namespace.update(frame.f_globals)
-        if frame.f_locals is not frame.f_globals:
-            namespace.update(frame.f_locals)
-    return namespace

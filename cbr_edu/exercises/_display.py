@@ -1,4 +1,5 @@
-"""How exercise feedback looks: coloured markdown in a notebook, plain text elsewhere.
+"""How exercises meet the notebook: feedback as coloured markdown (plain text elsewhere), and
+the learner's names.
 
 Example
 -------
@@ -9,7 +10,7 @@ Example
 import html
 import sys
 
-__all__ = ["Feedback", "show"]
+__all__ = ["Feedback", "show", "caller_namespace"]
 
 _COLOURS = {"correct": "#2e7d32", "incorrect": "#c62828", "not attempted": "#1565c0",
             "hint": "#6a1b9a", "solution": "#37474f", "running": "#ef6c00"}
@@ -59,3 +60,21 @@ def show(feedback):
         display(feedback)
     else:
         print(repr(feedback))
+
+
+def caller_namespace(frame):
+    """Names visible to the learner: the IPython user namespace, else the caller's globals."""
+    namespace = {}
+    ip = sys.modules.get("IPython")
+    if ip is not None:
+        try:
+            shell = ip.get_ipython()
+        except Exception:
+            shell = None
+        if shell is not None:
+            namespace.update(shell.user_ns)
+    if frame is not None:
+        namespace.update(frame.f_globals)
+        if frame.f_locals is not frame.f_globals:
+            namespace.update(frame.f_locals)
+    return namespace
