@@ -196,3 +196,12 @@ def test_tflite_stem_with_a_read_only_cache(shared_dir, monkeypatch, capsys):
     assert data[4:8] == b"TFL3" and cached is False
     assert NOT_CACHED in capsys.readouterr().err
     assert list(shared_dir.iterdir()) == []
+
+
+def test_the_setup_check_calls_a_read_only_cache_a_warning(shared_dir, monkeypatch):
+    from cbr_edu.exercises.nb00_welcome import _check_cache
+    monkeypatch.setenv(CACHE_ENV, str(shared_dir))
+    with read_only_for_us(shared_dir):
+        (row,) = _check_cache()
+    assert row["status"] == "warning" and "not cached" in row["detail"]
+    assert list(shared_dir.iterdir()) == []
