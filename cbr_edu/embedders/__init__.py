@@ -47,7 +47,8 @@ ACCEPTED_SPECS = """\
 
 # the accepted forms in one line, for an error message
 _ONE_LINE = ("efficientnet_lite0 (or default), pixels / pixels:<side> / pixels:<side>:rgb, "
-             "a TF Hub or Kaggle Models handle (https://...), a SavedModel folder, "
+             "a TF Hub or Kaggle Models handle (https://tfhub.dev/... or "
+             "https://www.kaggle.com/models/...), a SavedModel folder, "
              "keras:<Name>, a .keras file, a .tflite file")
 
 _REMOTE_PREFIXES = ("http://", "https://", "gs://")
