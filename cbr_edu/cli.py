@@ -54,8 +54,15 @@ def check_writable(path, flag):
                         f"({error.strerror or error}); choose a folder you can write to") from None
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its errors in one line like every other failure."""
+
+    def error(self, message):
+        self.exit(2, f"error: {message} ('{self.prog} --help' lists the options)\n")
+
+
 def _parser(available):
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="python -m cbr_edu",
         description="Classification-by-Retrieval: image classifiers with no training.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")

@@ -235,6 +235,24 @@ def test_predict_with_an_embedding_model(work, capsys):
     assert_one_line(err, "takes 3-d embeddings, not images")
 
 
+# ------------------------------------------------------------------ argument errors
+
+@pytest.mark.parametrize("args,phrases", [
+    (["build", "albums", "-o", "m.tflite", "--k", "three"], ["--k", "invalid int value",
+                                                             "build --help"]),
+    (["build", "albums"], ["-o/--output", "required"]),
+    (["predict", "m.tflite"], ["IMAGE"]),
+    (["build", "albums", "-o", "m.tflite", "--aggregation", "median"], ["--aggregation",
+                                                                       "'median'"]),
+    (["classify"], ["invalid choice: 'classify'", "cbr_edu --help"]),
+])
+def test_argument_errors_are_one_line(capsys, args, phrases):
+    with pytest.raises(SystemExit) as exit_:
+        main(args)
+    assert exit_.value.code == 2
+    assert_one_line(capsys.readouterr().err, *phrases)
+
+
 # ------------------------------------------------------------------ compare
 
 @pytest.mark.parametrize("args,phrases", [
