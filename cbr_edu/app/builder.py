@@ -25,6 +25,8 @@ Example
 
 from __future__ import annotations
 
+import logging
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -222,8 +224,9 @@ class Builder:
                                "for an answer")
         rgb = self._decode(image)
         query = self._embed(prepare_images([rgb], self.embedder.input_size))
-        by_name = dict(zip(self._index.classes_.tolist(),
-                           self._index.class_scores(query)[0].tolist()))
+        with _quiet_tracing():
+            class_scores = self._index.class_scores(query)[0]
+        by_name = dict(zip(self._index.classes_.tolist(), class_scores.tolist()))
         scores = {name: by_name[name] for name in self._classes if name in by_name}
         ranking = sorted(scores.items(), key=lambda kv: -kv[1])
         best = ranking[0][1]
@@ -383,8 +386,9 @@ class Builder:
         """All samples' embeddings ``(n, dim)`` and class names, in class order."""
         samples = [s for items in self._classes.values() for s in items]
         labels = [name for name, items in self._classes.items() for _ in items]
-        dim = samples[0].embedding.shape[0] if samples else 0
-        return np.array([s.embedding for s in samples], np.float32).reshape(-1, dim), labels
+        if not samples:
+            return np.zeros((0, 0), np.float32), labels
+        return np.array([s.embedding for s in samples], np.float32), labels
 
     def _append(self, name, samples):
         """New samples of ``name`` into the index: appended rows, no model rebuilt."""
@@ -416,6 +420,19 @@ class Builder:
             have = f"only {self.classes[0]!r}" if self._classes else "none"
             raise BuilderError(f"a classifier needs at least 2 classes, this project has "
                                f"{have}: add another class")
+
+
+@contextmanager
+def _quiet_tracing():
+    """Adding or removing a class compiles a new index model (its first answer traces
+    it); TensorFlow's "frequent retracing" warning about that is expected here."""
+    logger = logging.getLogger("tensorflow")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 def _progress(progress, total):

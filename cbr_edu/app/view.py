@@ -86,8 +86,8 @@ class BuilderView(widgets.VBox):
         """Show a status line: ✓ (ok), ✗ (not ok) or plain (None)."""
         mark, css = {True: ("✓ ", "cbr-ok"), False: ("✗ ", "cbr-error"),
                      None: ("", "cbr-info")}[ok]
-        self.status.value = (f"<span class='{css}'>{mark}<b>{html.escape(action)}</b>: "
-                             f"{html.escape(message)}</span>")
+        action, message = html.escape(action, quote=False), html.escape(message, quote=False)
+        self.status.value = f"<span class='{css}'>{mark}<b>{action}</b>: {message}</span>"
 
     def run(self, action, fn, *, done=lambda _: "done"):
         """Run one builder action; report it; return its result (None when refused)."""
