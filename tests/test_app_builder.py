@@ -37,8 +37,9 @@ def png(image, name="photo.png"):
 
 def state(app):
     """Everything a bad input must leave as it was."""
-    return (app.classes, [app.count(c) for c in app.classes], app.threshold,
-            None if app._index is None else app._index.index_embeddings_.copy().tolist())
+    live = app._live
+    return (app.classes, [app.count(c) for c in app.classes], app.threshold, live.size,
+            list(live.names), None if live.size < 2 else app.answer(photo("red")).scores)
 
 
 @pytest.fixture
@@ -70,14 +71,26 @@ def test_the_nearest_example_is_the_sample_itself_even_after_interleaved_adds(ap
     assert set(answer.scores) == {"red", "green"}
 
 
-def test_adding_an_image_appends_to_the_index_without_rebuilding_the_model(app):
-    app.add_images("red", [photo("red", 50)])        # outgrows the first model: it doubles
-    model = app._index._model
-    for seed in range(51, 54):
+def test_adding_an_image_writes_one_row_and_rebuilds_nothing(app):
+    rows = app._live._vectors                          # room for 16 rows, 6 used
+    for seed in range(50, 60):
         app.add_images("green", [photo("green", seed)])
-        assert app._index._model is model             # a row written in place
-    assert len(app._index.index_embeddings_) == 10
-    assert app.predict(photo("green", 53), top=1)[0][0] == "green"
+        assert app._live._vectors is rows              # written in place
+    app.add_images("red", [photo("red", 60)])          # the 17th row: the room doubles
+    assert app._live.size == 17 and len(app._live._vectors) == 32
+    assert app.predict(photo("green", 59), top=1)[0][0] == "green"
+
+
+def test_the_apps_scores_are_the_exported_classifiers(app):
+    app.add_class("blue", photos("blue", 2, start=20))
+    app.remove_images("red", [1])
+    app.rename_class("green", "lime")
+    queries = [photo(c, seed=200) for c in COLOURS]
+    clf = app.to_classifier()
+    expected = clf.class_scores(queries)
+    for query, row in zip(queries, expected):
+        scores = app.answer(query).scores
+        assert [scores[c] for c in clf.classes_] == pytest.approx(row.tolist(), abs=1e-5)
 
 
 def test_remove_rename_and_remove_class(app):

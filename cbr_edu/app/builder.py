@@ -1,9 +1,10 @@
 """``Builder``: Teachable Machine's workflow on Classification-by-Retrieval, as a plain object.
 
 Name classes, give each a few photos, get live answers, check, export for a
-phone — and nothing is ever trained: adding a photo embeds it and appends one
-row to the index (``CbRClassifier.add_examples`` grows the compiled model by
-doubling, so a click does not rebuild it). Every button of the app
+phone — and nothing is ever trained: adding a photo embeds it and writes one
+row into the live index (:mod:`._index`; O(1), nothing is rebuilt). Export and
+``to_classifier`` turn the same index into a ``CbRClassifier`` / ``.tflite``
+whose scores are the app's. Every button of the app
 (:mod:`cbr_edu.app.view`) is one of these methods, so everything also works from
 code, in a script or without a browser.
 
@@ -25,8 +26,6 @@ Example
 
 from __future__ import annotations
 
-import logging
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -36,6 +35,7 @@ from ..embedders import load_embedder
 from ..images import ImageReadError, as_image_list, prepare_images
 from ..similarity import l2_normalize
 from . import inputs
+from ._index import LiveIndex
 from ._names import check_class_name
 from .check import UNKNOWN, leave_one_out
 from .project import Project, ProjectError, Sample, read_project, write_project
@@ -98,8 +98,7 @@ class Builder:
         self._cache = cache
         self._classes: dict[str, list[Sample]] = {}
         self._threshold = None
-        self._index = None       # CbRClassifier over the embeddings (None: < 2 samples)
-        self._rows: list = []    # the class name of each index row
+        self._live = LiveIndex()  # every sample's embedding, for live answers
         self._watchers: list = []
         self._view = None
 
@@ -181,7 +180,7 @@ class Builder:
         self._samples_of(old)
         new = self._new_name(new, renaming=old)
         self._classes = {new if k == old else k: v for k, v in self._classes.items()}
-        self._reindex()
+        self._live.rename(old, new)
         self._changed("classes")
 
     def remove_class(self, name):
@@ -219,23 +218,20 @@ class Builder:
     # -- answers ------------------------------------------------------------
     def answer(self, image) -> Answer:
         """Classify one image: scores, ranking (with unknown), the nearest example."""
-        if self._index is None:
+        if self._live.size < 2:
             raise BuilderError("add at least 2 images (to one class or more) before asking "
                                "for an answer")
         rgb = self._decode(image)
         query = self._embed(prepare_images([rgb], self.embedder.input_size))
-        with _quiet_tracing():
-            class_scores = self._index.class_scores(query)[0]
-        by_name = dict(zip(self._index.classes_.tolist(), class_scores.tolist()))
+        similarities = self._live.similarities(query[0])
+        by_name = self._live.best_per_class(similarities)
         scores = {name: by_name[name] for name in self._classes if name in by_name}
         ranking = sorted(scores.items(), key=lambda kv: -kv[1])
         best = ranking[0][1]
         if self._threshold is not None and best < self._threshold:
             ranking.insert(0, (UNKNOWN, best))
-        similarities = self._index.index_embeddings_ @ query[0]
         row = int(np.argmax(similarities))
-        name = self._rows[row]
-        position = self._rows[:row].count(name)   # rows of a class keep the samples' order
+        name, position = self._live.where(row)   # rows of a class keep the samples' order
         return Answer(scores, ranking, (name, position, float(similarities[row])),
                       inputs.thumbnail(rgb))
 
@@ -332,7 +328,7 @@ class Builder:
     def _adopt(self, other):
         """Take over another builder's project (the app's "load project")."""
         self.embedder, self._classes = other.embedder, other._classes
-        self._threshold, self._index, self._rows = other._threshold, other._index, other._rows
+        self._threshold, self._live = other._threshold, other._live
         self._changed("classes")
 
     # -- helpers ------------------------------------------------------------
@@ -391,25 +387,13 @@ class Builder:
         return np.array([s.embedding for s in samples], np.float32), labels
 
     def _append(self, name, samples):
-        """New samples of ``name`` into the index: appended rows, no model rebuilt."""
-        if not samples:
-            return
-        if self._index is None:
-            self._reindex()
-            return
-        self._index.add_examples(np.array([s.embedding for s in samples]), [name] * len(samples))
-        self._rows += [name] * len(samples)
+        """New samples of ``name`` into the live index: rows written, nothing rebuilt."""
+        if samples:
+            self._live.append(np.array([s.embedding for s in samples]), name)
 
     def _reindex(self):
-        """The index from every sample; the compiled model is reused when it fits."""
-        embeddings, labels = self._stack()
-        if len(labels) < 2:
-            self._index, self._rows = None, []
-        elif self._index is None:
-            self._index = CbRClassifier.from_index(embeddings, labels)
-        else:
-            self._index.fit(embeddings, labels)
-        self._rows = labels if self._index is not None else []
+        """The live index from every sample (after removals)."""
+        self._live.reset(*self._stack())
 
     def _check_exportable(self):
         empty = [name for name, items in self._classes.items() if not items]
@@ -420,19 +404,6 @@ class Builder:
             have = f"only {self.classes[0]!r}" if self._classes else "none"
             raise BuilderError(f"a classifier needs at least 2 classes, this project has "
                                f"{have}: add another class")
-
-
-@contextmanager
-def _quiet_tracing():
-    """Adding or removing a class compiles a new index model (its first answer traces
-    it); TensorFlow's "frequent retracing" warning about that is expected here."""
-    logger = logging.getLogger("tensorflow")
-    level = logger.level
-    logger.setLevel(logging.ERROR)
-    try:
-        yield
-    finally:
-        logger.setLevel(level)
 
 
 def _progress(progress, total):
