@@ -83,7 +83,8 @@ def test_the_preview_bars_the_nearest_example_and_the_threshold(view):
     preview = view.preview
     pick(preview.upload, [png(photo("green", 77))])
     assert "cbr-bar-row cbr-best' data-class='green'" in preview.bars.value
-    assert "nearest example is <b>green</b>" in preview.why.value and preview.why_image.value
+    assert "nearest example is <b>green</b>" in preview.why.value and "<img" in preview.why.value
+    assert "try a photo" in status(view) and "green" in status(view)
     preview.threshold.value = 0.999
     assert view.builder.threshold == pytest.approx(0.999)
     assert "cbr-unknown" in preview.bars.value

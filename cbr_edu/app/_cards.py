@@ -9,19 +9,13 @@ from __future__ import annotations
 
 import ipywidgets as widgets
 
+from ._thumbs import thumbnail_widget
 from .upload import FilePicker
 
 __all__ = ["ClassCard", "VISIBLE_THUMBNAILS"]
 
 #: Thumbnails shown per class (the newest); the count says how many there are.
 VISIBLE_THUMBNAILS = 12
-
-
-def thumbnail_widget(sample, size=64):
-    """An Image widget showing a sample's thumbnail."""
-    return widgets.Image(value=sample.thumbnail, format="jpeg",
-                         layout=widgets.Layout(width=f"{size}px", height=f"{size}px",
-                                               object_fit="cover"))
 
 
 class ClassCard(widgets.VBox):

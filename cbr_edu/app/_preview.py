@@ -7,6 +7,7 @@ import html
 
 import ipywidgets as widgets
 
+from ._thumbs import inline_image
 from .builder import BuilderError
 from .upload import FilePicker
 
@@ -57,15 +58,12 @@ class PreviewPanel(widgets.VBox):
         self.webcam.add_class("cbr-preview-webcam")
         self.webcam.observe(self._toggle_camera, "value")
         self.camera_box = widgets.Box()
-        self.image = widgets.Image(format="jpeg", layout=widgets.Layout(
-            width="128px", height="128px", object_fit="contain", display="none"))
+        self.image = widgets.HTML()
         self.image.add_class("cbr-preview-image")
         self.bars = widgets.HTML(bars_html(self.builder.classes, None, None))
         self.bars.add_class("cbr-bars")
         self.why = widgets.HTML()
         self.why.add_class("cbr-why")
-        self.why_image = widgets.Image(format="jpeg", layout=widgets.Layout(
-            width="64px", height="64px", object_fit="cover", display="none"))
         self.threshold = widgets.FloatSlider(value=self.builder.threshold or 0.0, min=0.0,
                                              max=1.0, step=0.01, description="unknown below",
                                              readout_format=".2f", continuous_update=False,
@@ -81,7 +79,7 @@ class PreviewPanel(widgets.VBox):
             widgets.HTML("<b>Try it</b>"),
             widgets.HBox([self.upload, self.webcam]), self.camera_box,
             widgets.HBox([self.image, self.bars], layout=widgets.Layout(align_items="center")),
-            widgets.HBox([self.why_image, self.why], layout=widgets.Layout(align_items="center")),
+            self.why,
             self.threshold, self.threshold_note])
         self.add_class("cbr-preview")
 
@@ -99,21 +97,23 @@ class PreviewPanel(widgets.VBox):
                 if not quiet:
                     self.app.say("try a photo", str(error), ok=False)
         self.bars.value = bars_html(self.builder.classes, answer, self.builder.threshold)
-        show = "none" if answer is None else ""
-        self.image.layout.display = self.why_image.layout.display = show
         if answer is None:
-            self.why.value = ""
-            return
-        self.image.value = answer.thumbnail
+            self.image.value = self.why.value = ""
+            return answer
+        self.image.value = inline_image(answer.thumbnail, 128, fit="contain")
         name, position, similarity = answer.nearest
-        self.why_image.value = self.builder.samples(name)[position].thumbnail
-        self.why.value = (f"<span class='cbr-why-text'>why this answer: its nearest example is "
-                          f"<b>{html.escape(name)}</b> #{position + 1} "
-                          f"(similarity {similarity:.2f})</span>")
+        nearest = inline_image(self.builder.samples(name)[position].thumbnail, 64)
+        self.why.value = (f"<div class='cbr-why-row'>{nearest}<span class='cbr-why-text'>why "
+                          f"this answer: its nearest example is <b>{html.escape(name)}</b> "
+                          f"#{position + 1} (similarity {similarity:.2f})</span></div>")
+        return answer
 
     def _uploaded(self, files):
         self._last = files[0]
-        self._answer(self._last)
+        answer = self._answer(self._last)
+        if answer is not None:
+            best, score = answer.ranking[0]
+            self.app.say("try a photo", f"{files[0]['name']}: {best} ({score:.2f})")
 
     def _threshold_moved(self, change):
         value = change["new"]

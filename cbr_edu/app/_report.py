@@ -3,24 +3,15 @@ cells show the images behind them; a mistake's nearest example can be removed at
 
 from __future__ import annotations
 
-import base64
 import html
 
 import ipywidgets as widgets
 
-from ._cards import thumbnail_widget
+from ._thumbs import inline_image, thumbnail_widget
 
 __all__ = ["CheckPanel"]
 
 _CELL_THUMBNAILS = 3
-
-
-def _inline_images(thumbnails, size=28) -> str:
-    """Small inline <img> tags (data URIs) for a matrix cell."""
-    return "".join(
-        f"<img src='data:image/jpeg;base64,{base64.b64encode(t).decode()}' "
-        f"style='width:{size}px;height:{size}px;object-fit:cover;margin:1px'>"
-        for t in thumbnails)
 
 
 class CheckPanel(widgets.VBox):
@@ -93,7 +84,8 @@ class CheckPanel(widgets.VBox):
         button.add_class("cbr-cell")
         button.on_click(lambda _: self._show_cell((row, column)))
         items = self.result.cells.get((row, column), [])[:_CELL_THUMBNAILS]
-        thumbs = _inline_images(self.builder.samples(row)[m.position].thumbnail for m in items)
+        thumbs = "".join(inline_image(self.builder.samples(row)[m.position].thumbnail, 28)
+                         for m in items)
         return widgets.VBox([button, widgets.HTML(thumbs)])
 
     def _show_cell(self, key):
