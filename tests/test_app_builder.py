@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from cbr_edu.app import Builder, BuilderError
-from cbr_edu.tflite import LiteRTClassifier, read_labels
+from cbr_edu.tflite import LiteRTClassifier, read_class_names
 
 COLOURS = {"red": (220, 30, 30), "green": (30, 200, 40), "blue": (30, 40, 220)}
 
@@ -178,7 +178,7 @@ def _rewrite_manifest(path, **changes):
 @pytest.mark.parametrize("int8", [False, True])
 def test_export_runs_in_litert_with_the_class_names_inside(app, tmp_path, int8):
     result = app.export(tmp_path / "colours.tflite", int8=int8)
-    assert read_labels(result.path) == ["green", "red"]
+    assert read_class_names(result.path) == ["green", "red"]
     lite = LiteRTClassifier(result.path)
     for colour in ("red", "green"):
         assert lite.predict([photo(colour, 3)], top=1)[0][0][0] == colour

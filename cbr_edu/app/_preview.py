@@ -18,10 +18,10 @@ PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e
            "#7f7f7f", "#bcbd22", "#17becf"]
 
 
-def bars_html(classes, answer, threshold) -> str:
+def bars_html(classes, answer, *, threshold=None) -> str:
     """One confidence bar per class (empty classes say so), best answer first marked.
 
-    >>> "cat" in bars_html(["cat"], None, None)
+    >>> "cat" in bars_html(["cat"], None)
     True
     """
     rows = []
@@ -60,7 +60,7 @@ class PreviewPanel(widgets.VBox):
         self.camera_box = widgets.Box()
         self.image = widgets.HTML()
         self.image.add_class("cbr-preview-image")
-        self.bars = widgets.HTML(bars_html(self.builder.classes, None, None))
+        self.bars = widgets.HTML(bars_html(self.builder.classes, None))
         self.bars.add_class("cbr-bars")
         self.why = widgets.HTML()
         self.why.add_class("cbr-why")
@@ -96,7 +96,8 @@ class PreviewPanel(widgets.VBox):
             except BuilderError as error:
                 if not quiet:
                     self.app.say("try a photo", str(error), ok=False)
-        self.bars.value = bars_html(self.builder.classes, answer, self.builder.threshold)
+        self.bars.value = bars_html(self.builder.classes, answer,
+                                    threshold=self.builder.threshold)
         if answer is None:
             self.image.value = self.why.value = ""
             return answer

@@ -252,7 +252,7 @@ class Builder:
             raise BuilderError("a check needs at least 2 classes with images, one of them "
                                "with at least 2 images")
         embeddings, labels = self._stack()
-        return leave_one_out(embeddings, labels, self.classes, threshold=self._threshold)
+        return leave_one_out(embeddings, labels, classes=self.classes, threshold=self._threshold)
 
     # -- results ------------------------------------------------------------
     def to_classifier(self) -> CbRClassifier:

@@ -10,7 +10,7 @@ Example
 -------
 >>> import numpy as np
 >>> emb = np.array([[1, 0], [1, .1], [0, 1], [.1, 1], [.9, .2]], float)
->>> result = leave_one_out(emb, ["a", "a", "b", "b", "b"], ["a", "b"])
+>>> result = leave_one_out(emb, ["a", "a", "b", "b", "b"], classes=["a", "b"])
 >>> result.matrix.tolist()
 [[2, 0], [1, 2]]
 >>> result.per_class
@@ -91,7 +91,7 @@ class CheckResult:
         return "\n".join(lines)
 
 
-def leave_one_out(embeddings, labels, classes, *, threshold=None) -> CheckResult:
+def leave_one_out(embeddings, labels, *, classes, threshold=None) -> CheckResult:
     """Classify every sample by its nearest *other* sample; see the module docstring.
 
     ``embeddings`` ``(n, dim)`` and ``labels`` ``(n,)`` are the samples,

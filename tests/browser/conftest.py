@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from labpage import ROOT, SHOTS, Lab
+from .labpage import ROOT, SHOTS, Lab
 
 REQUIRED = os.environ.get("CBR_EDU_REQUIRE_BROWSER", "") not in ("", "0")
 FAKE_CAMERA = ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"]

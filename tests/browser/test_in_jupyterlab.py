@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from labpage import SHOTS
+from .labpage import SHOTS
 
 pytestmark = pytest.mark.browser
 ANY = re.compile(".*")   # an attribute present, whatever its value
@@ -190,7 +190,7 @@ def test_04_k_slider_follows_the_aggregation(lab, page):
     from playwright.sync_api import expect
     lab.open("04_aggregation_layer.ipynb")
     lab.run_all()
-    dropdown = labelled(page, "widget-dropdown", "method")
+    dropdown = labelled(page, "widget-dropdown", "aggregation")
     dropdown.scroll_into_view_if_needed()
     k = labelled(page, "widget-slider", "k")
     output = page.locator(".widget-output").filter(has=page.locator("img")).first
