@@ -96,17 +96,17 @@ def test_the_preview_bars_the_nearest_example_and_the_threshold(view):
 
 def test_webcam_frames_become_samples_and_a_missing_camera_is_reported(view):
     card = view.cards["green"]
-    card.webcam.value = True
-    camera = card._camera
-    assert camera is not None and card.camera_box.children == (camera,)
+    card.webcam.button.value = True
+    camera = card.webcam.camera
+    assert camera is not None and card.webcam.box.children == (camera,)
     frame = png(photo("green", 90))["content"]
     camera._received(camera, {"event": "frame", "purpose": "sample"}, [frame])
     assert view.builder.count("green") == 4
     camera._received(camera, {"event": "error", "message": "no camera found"}, [])
     assert "✗" in status(view) and "no camera found" in status(view)
-    view.preview.webcam.value = True                             # one camera at a time
-    assert card._camera is None and not card.webcam.value
-    live = view.preview._camera
+    view.preview.webcam.button.value = True                      # one camera at a time
+    assert card.webcam.camera is None and not card.webcam.button.value
+    live = view.preview.webcam.camera
     sent = []
     live.send = lambda content, buffers=None: sent.append(content)
     live._received(live, {"event": "frame", "purpose": "preview"}, [frame])

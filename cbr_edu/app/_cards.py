@@ -10,6 +10,7 @@ from __future__ import annotations
 import ipywidgets as widgets
 
 from ._thumbs import thumbnail_widget
+from ._webcam import CameraSlot
 from .upload import FilePicker
 
 __all__ = ["ClassCard", "VISIBLE_THUMBNAILS"]
@@ -31,22 +32,19 @@ class ClassCard(widgets.VBox):
         self.count.add_class("cbr-class-count")
         self.upload = FilePicker(self._uploaded, label="upload", on_error=self._upload_error)
         self.upload.add_class("cbr-class-upload")
-        self.webcam = widgets.ToggleButton(description="webcam", tooltip="record with the webcam",
-                                           layout=widgets.Layout(width="auto"))
-        self.webcam.add_class("cbr-class-webcam")
-        self.webcam.observe(self._toggle_camera, "value")
+        self.webcam = CameraSlot(app, label="webcam", mode="hold", on_frame=self._frame,
+                                 on_error=self._camera_error, css="cbr-class-webcam")
         self.remove = widgets.Button(description="remove class",
                                      layout=widgets.Layout(width="auto"))
         self.remove.add_class("cbr-class-remove")
         self.remove.on_click(self._remove_class)
-        self.camera_box = widgets.Box()
         self.thumbs = widgets.Box(layout=widgets.Layout(flex_flow="row wrap"))
         self.thumbs.add_class("cbr-thumbs")
         self._tiles = {}   # id(sample) -> tile widget
-        self._camera = None
-        head = widgets.HBox([self.name_box, self.count, self.upload, self.webcam, self.remove],
+        head = widgets.HBox([self.name_box, self.count, self.upload, self.webcam.button,
+                             self.remove],
                             layout=widgets.Layout(align_items="center", flex_flow="row wrap"))
-        super().__init__([head, self.camera_box, self.thumbs])
+        super().__init__([head, self.webcam.box, self.thumbs])
         self.add_class("cbr-class-card")
         self.refresh()
 
@@ -80,7 +78,7 @@ class ClassCard(widgets.VBox):
         return self._tiles[id(sample)]
 
     def close(self):
-        self.close_camera()
+        self.webcam.close()
         for tile in self._tiles.values():
             tile.close()
         self.upload.close()
@@ -123,24 +121,6 @@ class ClassCard(widgets.VBox):
                      done=lambda _: "done")
 
     # -- webcam -----------------------------------------------------------------
-    def _toggle_camera(self, change):
-        if not change["new"]:
-            self.close_camera()
-            return
-        from .camera import Camera
-        self.app.close_cameras(except_for=self)
-        self._camera = Camera(self._frame, mode="hold", on_error=self._camera_error)
-        self._camera.add_class("cbr-class-camera")
-        self.camera_box.children = [self._camera]
-
-    def close_camera(self):
-        if self._camera is not None:
-            self.camera_box.children = []
-            self._camera.close()
-            self._camera = None
-        if self.webcam.value:
-            self.webcam.value = False
-
     def _frame(self, frame):
         self.app.run(f"webcam to {self.name!r}",
                      lambda: self.builder.add_images(self.name, [frame]),

@@ -8,6 +8,7 @@ import html
 import ipywidgets as widgets
 
 from ._thumbs import inline_image
+from ._webcam import CameraSlot
 from .builder import BuilderError
 from .upload import FilePicker
 
@@ -53,11 +54,8 @@ class PreviewPanel(widgets.VBox):
         self.app, self.builder = app, app.builder
         self.upload = FilePicker(self._uploaded, label="try a photo", multiple=False)
         self.upload.add_class("cbr-preview-upload")
-        self.webcam = widgets.ToggleButton(description="live webcam",
-                                           layout=widgets.Layout(width="auto"))
-        self.webcam.add_class("cbr-preview-webcam")
-        self.webcam.observe(self._toggle_camera, "value")
-        self.camera_box = widgets.Box()
+        self.webcam = CameraSlot(app, label="live webcam", mode="live", on_frame=self._frame,
+                                 on_error=self._camera_error, css="cbr-preview-webcam")
         self.image = widgets.HTML()
         self.image.add_class("cbr-preview-image")
         self.bars = widgets.HTML(bars_html(self.builder.classes, None))
@@ -72,12 +70,11 @@ class PreviewPanel(widgets.VBox):
         self.threshold.observe(self._threshold_moved, "value")
         self.threshold_note = widgets.HTML()
         self.threshold_note.add_class("cbr-threshold-note")
-        self._camera = None
         self._last = None          # the last image tried, answered again after each change
         self._show_threshold()
         super().__init__([
             widgets.HTML("<b>Try it</b>"),
-            widgets.HBox([self.upload, self.webcam]), self.camera_box,
+            widgets.HBox([self.upload, self.webcam.button]), self.webcam.box,
             widgets.HBox([self.image, self.bars], layout=widgets.Layout(align_items="center")),
             self.why,
             self.threshold, self.threshold_note])
@@ -129,24 +126,6 @@ class PreviewPanel(widgets.VBox):
             "for photos unlike every example</span>" if t is None else
             f"<span class='cbr-note'>photos whose best similarity is below {t:.2f} are "
             "answered 'unknown'</span>")
-
-    def _toggle_camera(self, change):
-        if not change["new"]:
-            self.close_camera()
-            return
-        from .camera import Camera
-        self.app.close_cameras(except_for=self)
-        self._camera = Camera(self._frame, mode="live", on_error=self._camera_error)
-        self._camera.add_class("cbr-preview-camera")
-        self.camera_box.children = [self._camera]
-
-    def close_camera(self):
-        if self._camera is not None:
-            self.camera_box.children = []
-            self._camera.close()
-            self._camera = None
-        if self.webcam.value:
-            self.webcam.value = False
 
     def _frame(self, frame):
         self._last = frame

@@ -113,9 +113,9 @@ class BuilderView(widgets.VBox):
 
     def close_cameras(self, *, except_for=None):
         """Only one camera at a time: close the others."""
-        for panel in [*self.cards.values(), self.preview]:
-            if panel is not except_for:
-                panel.close_camera()
+        for slot in [*(card.webcam for card in self.cards.values()), self.preview.webcam]:
+            if slot is not except_for:
+                slot.close()
 
     # -- changes --------------------------------------------------------------
     def _add_class(self):
