@@ -136,8 +136,10 @@ class Builder:
     def __repr__(self):
         counts = ", ".join(f"{name} {len(items)}" for name, items in self._classes.items())
         threshold = "off" if self._threshold is None else f"{self._threshold:.2f}"
-        return (f"<Builder {self.embedder.spec or self.embedder.id}: {len(self._classes)} "
-                f"classes ({counts or 'none yet'}); unknown threshold {threshold}>")
+        n = len(self._classes)
+        return (f"<Builder {self.embedder.spec or self.embedder.id}: {n} "
+                f"class{'es' if n != 1 else ''} ({counts or 'none yet'}); unknown threshold "
+                f"{threshold}>")
 
     # -- editing classes ----------------------------------------------------
     def add_class(self, name, images=(), *, progress=None):

@@ -130,10 +130,11 @@ class BuilderView(widgets.VBox):
             self._draw_cards()
         elif what == "samples" and name in self.cards:
             self.cards[name].refresh()
-        n = sum(self.builder.count(c) for c in self.builder.classes)
+        n, c = sum(map(self.builder.count, self.builder.classes)), len(self.builder.classes)
         self.header.value = (f"<div class='cbr-header'><b>Classification-by-Retrieval "
                              f"builder</b> · embedder {html.escape(self.builder.embedder.spec)}"
-                             f" · {len(self.builder.classes)} classes, {n} images · "
+                             f" · {c} class{'es' if c != 1 else ''}, {n} image"
+                             f"{'s' if n != 1 else ''} · "
                              "nothing is trained: adding a photo adds one index row</div>")
         self.preview.refresh()
         if what != "threshold":
