@@ -82,7 +82,8 @@ def _decode_upload(name: str, data: bytes) -> np.ndarray:
         try:
             return read_image(path, max_side=MAX_SIDE)
         except ImageReadError as error:   # name the upload, not the temporary file
-            raise ImageReadError(name, error.reason, error.hint) from None
+            raise ImageReadError(name, error.reason, error.hint,
+                                 python_hint=error.python_hint) from None
 
 
 def thumbnail(rgb: np.ndarray, *, side: int = THUMBNAIL_SIDE) -> bytes:
