@@ -16,6 +16,8 @@ def test_the_distance_marker_stays_on_the_chart_whatever_the_length(angle, lengt
     chart = plt.gcf().axes[1]
     low, high = chart.get_ylim()
     assert low <= cos <= high and low <= dist <= high, (dist, high)
+    markers = chart.collections[-1]                      # the two dots, drawn over the legend
+    assert markers.get_zorder() > chart.get_legend().get_zorder()
     plt.close("all")
 
 
