@@ -243,6 +243,26 @@ class CbRClassifier(ClassifierMixin, BaseEstimator):
         clf._set_index(embeddings, np.asarray(settings["labels"]), edit=False)
         return clf
 
+    @classmethod
+    def from_index(cls, embeddings, labels, *, embedder=None, **params):
+        """A fitted classifier over embeddings computed already, with no embedding step.
+
+        ``embedder`` (a spec or an Embedder) is the one that made ``embeddings``;
+        queries are then images, as after ``fit``. Other keywords are the
+        constructor's parameters.
+
+        >>> clf = CbRClassifier.from_index(np.eye(2), ["a", "b"], aggregation="mean")
+        >>> clf.predict([[0.2, 0.9]]).tolist(), clf.aggregation
+        (['b'], 'mean')
+        """
+        clf = cls(embedder=embedder, **params)
+        clf._check_parameters()
+        clf.embedder_ = None   # the index is validated as it is: embeddings, not images
+        embeddings, labels = clf._examples(embeddings, labels, reset=True)
+        clf.embedder_ = clf._resolve_embedder()
+        clf._set_index(embeddings, labels, edit=False)
+        return clf
+
     # The compiled model is rebuilt from the index, not pickled.
     def __getstate__(self):
         state = super().__getstate__()
