@@ -205,3 +205,44 @@ def test_layer_survives_keras_save_and_safe_load(emb, photos, tmp_path):
     again = keras.saving.load_model(tmp_path / "lite0_base.keras", safe_mode=True)
     x = prepare_images([photos["chelsea"]], emb.input_size).astype(np.float32)
     np.testing.assert_allclose(again.predict(x, verbose=0), emb.embed(x), atol=1e-4)
+
+
+# ------------------------------------------------------------------ LiteRT runtime
+
+def test_litert_runtime_equals_keras(emb, photos):
+    """embed() runs the converted graph on LiteRT; Keras stays one argument away."""
+    keras_emb = load_embedder("efficientnet_lite0", runtime="keras")
+    assert emb.runtime == "litert" and keras_emb.runtime == "keras"
+    assert keras_emb.id == emb.id  # the same function: the embedding cache is shared
+    rng = np.random.default_rng(1)
+    images = [photos["chelsea"], photos["coffee"]] + list(
+        rng.integers(0, 256, (9, 224, 224, 3), dtype=np.uint8))
+    fast = emb.embed(images, batch_size=32)  # one full LiteRT batch + 3 single images
+    slow = keras_emb.embed(images)
+    assert emb._runner is not None and keras_emb._runner is None
+    np.testing.assert_allclose(fast, slow, atol=1e-4)
+    np.testing.assert_allclose(emb.embed(images[:1]), fast[:1], atol=1e-6)
+    with pytest.raises(ValueError, match="runtime"):
+        load_embedder("efficientnet_lite0", runtime="onnx")
+
+
+def test_conversion_is_cached_and_shared_with_the_export(emb, photos, tmp_path):
+    from cbr_edu import CbRClassifier, export_tflite
+    from cbr_edu.tflite.convert import convert_embedder
+    emb.embed([photos["coffee"]])
+    assert convert_embedder(load_embedder())[1]  # a new embedder finds it on disk
+    clf = CbRClassifier(embedder=emb).fit([photos["chelsea"], photos["coffee"]], ["cat", "cup"])
+    assert export_tflite(clf, tmp_path / "m.tflite").stem_cached
+
+
+def test_fine_tuning_in_place_embeds_with_keras(cache_env, photos):
+    fresh = load_embedder()
+    before = fresh.embed([photos["coffee"]])
+    layer = fresh.as_layer()
+    layer.trainable = True
+    head = fresh.imagenet_model.get_layer("head_conv")
+    head.set_weights([w * 0.5 for w in head.get_weights()])
+    after = fresh.embed([photos["coffee"]])
+    assert not np.allclose(after, before, atol=1e-3)
+    np.testing.assert_allclose(after, layer.predict(prepare_images(
+        [photos["coffee"]], fresh.input_size).astype(np.float32), verbose=0), atol=1e-4)
