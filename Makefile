@@ -41,11 +41,14 @@ lab: setup
 
 # Benchmarks print ratios measured side by side in one run. OPENBLAS_CORETYPE /
 # OPENBLAS_L2_SIZE slow numpy's reference, so they are unset for this command only.
+BENCH := env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(BIN)/python
 bench: setup
 	$(BIN)/python -m pip install --quiet -r benchmarks/requirements.txt
-	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(BIN)/python benchmarks/bench_retrieval.py
-	@if [ -f benchmarks/bench_tflite.py ]; then env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(BIN)/python benchmarks/bench_tflite.py; fi
-	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(BIN)/python benchmarks/bench_builder.py
+	$(BENCH) benchmarks/bench_retrieval.py
+	$(BENCH) benchmarks/embedder_throughput.py
+	$(BENCH) benchmarks/bench_int8_embedder.py
+	$(BENCH) benchmarks/bench_tflite.py
+	$(BENCH) benchmarks/bench_builder.py
 
 clean-venv:
 	rm -rf $(VENV)

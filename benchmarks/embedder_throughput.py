@@ -3,7 +3,8 @@
 EfficientNet-Lite0 is loaded twice, ``runtime="litert"`` and ``runtime="keras"``;
 both embed the same random 224x224 uint8 images (already at the input size, so
 the figure is the model, not the resize) in rounds that alternate between them,
-so machine noise hits both alike. Two workloads: ``embed`` of ``--n`` images at
+so machine noise hits both alike, each call after a short rest (worker threads
+that keep spinning after a call would slow the other runtime on 2 cores). Two workloads: ``embed`` of ``--n`` images at
 the default batch size (a notebook embedding a data set) and ``embed`` of one
 image at a time (a live preview). Printed: median images/s, the ratio LiteRT /
 Keras (target: at least 2.5x), the largest difference between the two
@@ -49,6 +50,8 @@ def main(argv=None):
     parser.add_argument("--n", type=int, default=64, help="images per data-set round")
     parser.add_argument("--single", type=int, default=16, help="images embedded one by one")
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--settle", type=float, default=0.3,
+                        help="seconds of rest before each timed call (default 0.3)")
     parser.add_argument("--no-cold", action="store_true",
                         help="skip measuring the first call on an empty cache")
     args = parser.parse_args(argv)
@@ -77,6 +80,7 @@ def main(argv=None):
         for w, (run, _) in workloads.items():
             order = list(embedders) if r % 2 == 0 else list(embedders)[::-1]
             for name in order:
+                time.sleep(args.settle)
                 start = time.perf_counter()
                 run(embedders[name])
                 seconds[w, name].append(time.perf_counter() - start)

@@ -253,3 +253,35 @@ def test_large_index_exports_in_seconds(tmp_path):
     scores = _scores(result.path, X[:3])
     assert scores.shape == (3, c)
     np.testing.assert_array_equal(scores.argmax(1), np.arange(3) % c)
+
+
+def test_int8_embedder_is_small_and_agrees_with_float(tmp_path):
+    """--int8 quantises the embedder too: under 0.35x its float size, same answers."""
+    from cbr_edu import datasets
+    from cbr_edu.embedders import load_embedder
+    from cbr_edu.embedders._litert import LiteRTRunner
+    from cbr_edu.images import prepare_images
+    from cbr_edu.tflite.convert import convert_embedder
+
+    ds = datasets.load("bundled_landmarks")
+    names = np.array(ds.class_names)[ds.labels]
+    index, queries = ds.split == "index", ds.split == "query"
+    emb = load_embedder("efficientnet_lite0")
+    clf = CbRClassifier(embedder=emb).fit([ds.images[i] for i in np.flatnonzero(index)],
+                                          names[index])
+    f = export_tflite(clf, tmp_path / "f.tflite")
+    q = export_tflite(clf, tmp_path / "q.tflite", quantize="int8")
+    assert 0 < q.embedder_bytes <= 0.35 * f.embedder_bytes
+    assert q.bytes <= 0.35 * f.bytes
+    x = prepare_images([ds.images[i] for i in np.flatnonzero(queries)], emb.input_size)
+    sf, sq = _scores(f.path, x), _scores(q.path, x)
+    truth = names[queries]
+    float_right, int8_right = (clf.classes_[s.argmax(1)] == truth for s in (sf, sq))
+    assert float_right.mean() >= 0.9 and int8_right.mean() >= float_right.mean() - 0.05
+    assert (sf.argmax(1) == sq.argmax(1)).mean() >= 0.95
+    # the embedders themselves: int8 embeddings point where the float ones do
+    a = LiteRTRunner(convert_embedder(emb)[0])(x)
+    b = LiteRTRunner(convert_embedder(emb, quantize="int8")[0])(x)
+    cosine = (a * b).sum(1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
+    assert cosine.mean() >= 0.97 and cosine.min() >= 0.85
+    assert "int8 embedder" in str(q)

@@ -17,9 +17,10 @@ first); the converted Keras weights are cached as an ``.npz`` under
 cache that cannot be written is read, and the weights are converted in memory).
 
 ``embed`` runs on LiteRT (XNNPACK) by default: the Keras graph converted to
-TFLite once and cached under ``cache_dir("tflite_stems")`` (about 7 s the first
-time on a laptop), then about 3x the images per second of Keras, equal within
-1e-4. ``load_embedder("efficientnet_lite0", runtime="keras")`` embeds with Keras.
+TFLite once and cached under ``cache_dir("tflite_stems")`` (about 7 s on a
+laptop, after the first 64 images, which embed with Keras), then about 3x the
+images per second of Keras, equal within 1e-4.
+``load_embedder("efficientnet_lite0", runtime="keras")`` embeds with Keras.
 
 Example
 -------
@@ -58,6 +59,10 @@ BLOCKS = [(1, 16, 1, 1, 3), (6, 24, 2, 2, 3), (6, 40, 2, 2, 5), (6, 80, 3, 2, 3)
           (6, 112, 3, 1, 5), (6, 192, 4, 2, 5), (6, 320, 1, 1, 3)]
 STEM, HEAD, CLASSES = 32, 1280, 1000
 RUNTIMES = ("litert", "keras")
+#: With an empty cache, the first images embed with Keras; after this many, the graph is
+#: converted for LiteRT (once, cached): a check of one photo need not wait for the
+#: conversion, which costs about as much as embedding 200 images with Keras.
+CONVERT_AFTER = 64
 
 
 def weights_path() -> str:
@@ -237,9 +242,11 @@ class EfficientNetLite0Embedder(Embedder):
     ``runtime="litert"`` (the default) runs :meth:`embed` on LiteRT with XNNPACK:
     the Keras graph converted to TFLite once (cached on disk, shared with
     :func:`cbr_edu.export_tflite`), about 3x the images per second of Keras on a
-    laptop CPU, equal to Keras within 1e-4. ``runtime="keras"`` runs the Keras model
-    (also used whenever LiteRT is not installed, or :meth:`as_layer` has been made
-    trainable to fine-tune it in place). Both compute the same function, so they
+    laptop CPU, equal to Keras within 1e-4. Until the converted graph is in the
+    cache, the first :data:`CONVERT_AFTER` images embed with Keras, then it is
+    converted. ``runtime="keras"`` runs the Keras model (also used whenever LiteRT
+    is not installed, or :meth:`as_layer` has been made trainable to fine-tune it
+    in place). Both compute the same function, so they
     share ``id`` and embedding-cache entries. :meth:`as_layer`, :attr:`backbone`
     and :attr:`imagenet_model` are Keras either way, built on first use.
     """
@@ -253,6 +260,7 @@ class EfficientNetLite0Embedder(Embedder):
         self.id = f"efficientnet_lite0@{WEIGHTS_SHA256[:12]}-v{CONVERSION_VERSION}"
         self._dim = HEAD
         self._imagenet_model = self._backbone = self._logits_fn = self._runner = None
+        self._keras_images = 0  # embedded with Keras while the LiteRT graph was not converted
 
     @property
     def imagenet_model(self):
@@ -282,12 +290,19 @@ class EfficientNetLite0Embedder(Embedder):
 
     def _embed_batch(self, batch):
         layer = getattr(self, "_layer", None)
-        if self.runtime == "litert" and not (layer is not None and layer.trainable):
-            if self._runner is None:
-                self._runner = self._litert_runner()
-            if self._runner is not None:
-                return self._runner(batch)
+        if self.runtime != "litert" or (layer is not None and layer.trainable):
+            return super()._embed_batch(batch)
+        if self._runner is None and (self._keras_images >= CONVERT_AFTER
+                                     or self._is_converted()):
+            self._runner = self._litert_runner()
+        if self._runner is not None:
+            return self._runner(batch)
+        self._keras_images += len(batch)
         return super()._embed_batch(batch)
+
+    def _is_converted(self):
+        from ..tflite.convert import is_converted
+        return is_converted(self)
 
     def _litert_runner(self):
         """The LiteRT runner of the converted graph, or None (with a warning) without LiteRT."""

@@ -42,8 +42,8 @@ from .._hashing import update_array
 from .._paths import cache_dir, store_in_cache
 from ._graph import read_model, schema
 
-__all__ = ["FORMAT_VERSION", "QUANTIZATIONS", "convert_embedder", "embedder_graph",
-           "calibration_images"]
+__all__ = ["FORMAT_VERSION", "QUANTIZATIONS", "convert_embedder", "is_converted",
+           "embedder_graph", "calibration_images"]
 
 FORMAT_VERSION = 2  # bump when the converted graph changes (part of the cache key)
 QUANTIZATIONS = (None, "int8")
@@ -98,15 +98,8 @@ def convert_embedder(embedder, *, image_size=None, quantize=None) -> tuple[bytes
     ``quantize="int8"``: full-integer int8 (see the module docstring); it needs
     an image input.
     """
-    if quantize not in QUANTIZATIONS:
-        raise ValueError(f"quantize must be None or 'int8', got {quantize!r}")
-    if _is_embedder(embedder) and image_size is None:
-        image_size = tuple(int(v) for v in embedder.input_size)
-    if quantize is not None and image_size is None:
-        raise ValueError("int8 quantisation calibrates on images: give image_size=(H, W)")
-    image_size = None if image_size is None else tuple(int(v) for v in image_size)
-    cache_file = cache_dir("tflite_stems", create=False) / (
-        f"{_cache_key(embedder, image_size, quantize)}.tflite")
+    image_size = _image_size(embedder, image_size, quantize)
+    cache_file = _cache_file(embedder, image_size, quantize)
     try:
         return cache_file.read_bytes(), True
     except OSError:
@@ -116,6 +109,26 @@ def convert_embedder(embedder, *, image_size=None, quantize=None) -> tuple[bytes
                     image_size, quantize)
     store_in_cache(cache_file, data)  # a read-only cache is not an error
     return data, False
+
+
+def is_converted(embedder, *, image_size=None, quantize=None) -> bool:
+    """Whether :func:`convert_embedder` would read ``embedder`` from the cache."""
+    return _cache_file(embedder, _image_size(embedder, image_size, quantize), quantize).is_file()
+
+
+def _image_size(embedder, image_size, quantize):
+    if quantize not in QUANTIZATIONS:
+        raise ValueError(f"quantize must be None or 'int8', got {quantize!r}")
+    if _is_embedder(embedder) and image_size is None:
+        image_size = embedder.input_size
+    if quantize is not None and image_size is None:
+        raise ValueError("int8 quantisation calibrates on images: give image_size=(H, W)")
+    return None if image_size is None else tuple(int(v) for v in image_size)
+
+
+def _cache_file(embedder, image_size, quantize):
+    return cache_dir("tflite_stems", create=False) / (
+        f"{_cache_key(embedder, image_size, quantize)}.tflite")
 
 
 def _convert(model, image_size, quantize):
