@@ -47,7 +47,7 @@ bench: setup
 	$(BENCH) benchmarks/bench_retrieval.py
 	$(BENCH) benchmarks/embedder_throughput.py
 	$(BENCH) benchmarks/bench_int8_embedder.py
-	$(BENCH) benchmarks/bench_tflite.py
+	$(BENCH) benchmarks/bench_tflite.py --queries 500
 	$(BENCH) benchmarks/bench_builder.py
 
 clean-venv:
