@@ -260,6 +260,30 @@ class Question:
         """Show the worked solution (explanation and code)."""
         _show(_Feedback("solution", self._solution, code=self.solution_code or None))
 
+    def answer_or(self, fallback, *, namespace=None):
+        """The learner's answer when it passes this check now, else ``fallback``.
+
+        Cells after an exercise use it to carry the learner's own code forward; a blank
+        or wrong answer gives the reference instead, so the notebook still runs. Prints
+        which of the two it returns. For questions with one answer name.
+        """
+        if len(self.var_names) != 1:
+            raise ValueError("answer_or() works for questions with one answer name")
+        if namespace is None:
+            frame = inspect.currentframe().f_back
+            namespace = _caller_namespace(frame)
+            del frame
+        name = self.var_names[0]
+        outcome = self.evaluate(namespace=namespace)
+        if outcome.correct:
+            print(f"✓ using your `{name}` (it passes its check)")
+            return namespace[name]
+        state = "is not written yet" if outcome.status == Outcome.NOT_ATTEMPTED else \
+            "does not pass its check yet"
+        print(f"using the reference `{name}`: yours {state} (once it passes, run this cell "
+              "again to use it)")
+        return fallback
+
     # -- machinery ------------------------------------------------------
     def evaluate(self, *answers, namespace=None):
         """Run the check and return an :class:`Outcome` (nothing shown, never raises)."""
