@@ -271,7 +271,7 @@ class Question:
             raise ValueError("answer_or() works for questions with one answer name")
         if namespace is None:
             frame = inspect.currentframe().f_back
-            namespace = _caller_namespace(frame)
+            namespace = caller_namespace(frame)
             del frame
         name = self.var_names[0]
         outcome = self.evaluate(namespace=namespace)
