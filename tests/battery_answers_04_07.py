@@ -228,7 +228,7 @@ NB05 = {
         m("wrap-around", "wrap-around", -128, 1 / 128),
         m("half a step everywhere", "clipped", 127, 1 / 256),
         m("lossless", "256 values", 127, 0),
-        m("scale 1/127", "read back", 127, 1 / 127),
+        m("half a step counted in q", "counted in q", 127, 0.5),
         m("the error as text", "number", 127, "1/128"),
     ],
 }
