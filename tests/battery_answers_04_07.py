@@ -430,9 +430,9 @@ def _wrong_models(tmp, ns):
     other = CbRClassifier(embedder=ns["EMBEDDER"]).fit(ns["INDEX_IMAGES"][:4], ["x", "x", "y", "y"])
     keras_file = tmp / "model.keras"
     ns["CLASSIFIER"].to_keras().save(keras_file)
-    renamed = export_tflite(ns["CLASSIFIER"], tmp / "renamed.tflite", labels_path=None,
+    renamed = export_tflite(ns["CLASSIFIER"], tmp / "renamed.tflite",
                             class_names=[f"class {i}" for i in range(len(ns["CLASSIFIER"].classes_))])
-    return {"other_export": export_tflite(other, tmp / "other.tflite", labels_path=None).path,
+    return {"other_export": export_tflite(other, tmp / "other.tflite").path,
             "keras_file": keras_file, "missing_model": tmp / "nope.tflite",
             "renamed_export": renamed.path, "models_folder": ns["OUT"]}
 
