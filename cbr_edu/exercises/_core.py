@@ -87,7 +87,7 @@ import numpy as np
 
 from ._answers import describe, private_copy, same
 from ._display import Feedback as _Feedback
-from ._display import caller_namespace
+from ._display import caller_namespace, carry_note
 from ._display import show as _show
 
 __all__ = [
@@ -261,28 +261,16 @@ class Question:
         _show(_Feedback("solution", self._solution, code=self.solution_code or None))
 
     def answer_or(self, fallback, *, namespace=None):
-        """The learner's answer when it passes this check now, else ``fallback``.
-
-        Cells after an exercise use it to carry the learner's own code forward; a blank
-        or wrong answer gives the reference instead, so the notebook still runs. Prints
-        which of the two it returns. For questions with one answer name.
-        """
-        if len(self.var_names) != 1:
-            raise ValueError("answer_or() works for questions with one answer name")
+        """The learner's answer when it passes this check now, else ``fallback``: cells after
+        an exercise carry the learner's code forward and still run when it is blank or wrong.
+        Prints which of the two it returns (for questions with one answer name)."""
         if namespace is None:
             frame = inspect.currentframe().f_back
             namespace = caller_namespace(frame)
             del frame
-        name = self.var_names[0]
         outcome = self.evaluate(namespace=namespace)
-        if outcome.correct:
-            print(f"✓ using your `{name}` (it passes its check)")
-            return namespace[name]
-        state = "is not written yet" if outcome.status == Outcome.NOT_ATTEMPTED else \
-            "does not pass its check yet"
-        print(f"using the reference `{name}`: yours {state} (once it passes, run this cell "
-              "again to use it)")
-        return fallback
+        print(carry_note(self.var_names[0], outcome.status))
+        return namespace[self.var_names[0]] if outcome.correct else fallback
 
     # -- machinery ------------------------------------------------------
     def evaluate(self, *answers, namespace=None):
