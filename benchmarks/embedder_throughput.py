@@ -59,11 +59,11 @@ def main(argv=None):
     import tensorflow as tf
 
     from cbr_edu.embedders import load_embedder
-    from cbr_edu.embedders._litert import BATCH, usable_cpus
+    from cbr_edu.embedders._litert import usable_cpus
 
     images = np.random.default_rng(0).integers(0, 256, (args.n, 224, 224, 3), dtype=np.uint8)
     print(f"EfficientNet-Lite0, {args.n} random 224x224 images | TensorFlow {tf.__version__}, "
-          f"{usable_cpus()} usable CPUs (LiteRT threads {usable_cpus()}, batches of {BATCH}), "
+          f"{usable_cpus()} usable CPUs (LiteRT: {usable_cpus()} threads, one image per invoke), "
           f"load average {os.getloadavg()[0]:.1f}")
     embedders = {"litert": load_embedder("efficientnet_lite0"),
                  "keras": load_embedder("efficientnet_lite0", runtime="keras")}

@@ -236,7 +236,7 @@ def test_litert_runtime_equals_keras(emb, photos):
     rng = np.random.default_rng(1)
     images = [photos["chelsea"], photos["coffee"]] + list(
         rng.integers(0, 256, (9, 224, 224, 3), dtype=np.uint8))
-    fast = emb.embed(images, batch_size=32)  # one full LiteRT batch + 3 single images
+    fast = emb.embed(images, batch_size=8)  # two embed() batches, image by image
     slow = keras_emb.embed(images)
     assert emb._runner is not None and keras_emb._runner is None
     np.testing.assert_allclose(fast, slow, atol=1e-4)

@@ -285,3 +285,35 @@ def test_int8_embedder_is_small_and_agrees_with_float(tmp_path):
     cosine = (a * b).sum(1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
     assert cosine.mean() >= 0.97 and cosine.min() >= 0.85
     assert "int8 embedder" in str(q)
+
+
+def test_a_resize_to_the_same_size_is_dropped_from_the_converted_graph():
+    """as_layer() resizes to the embedder's input size: converted at that size, LiteRT
+    would interpolate every pixel for nothing. At another size the resize stays."""
+    import keras
+
+    from cbr_edu.embedders._litert import LiteRTRunner
+    from cbr_edu.tflite._graph import read_model, schema
+    from cbr_edu.tflite.convert import convert_embedder
+
+    image = keras.Input((None, None, 3))
+    x = keras.layers.Resizing(8, 8, interpolation="bilinear")(image, training=False)
+    x = keras.layers.Conv2D(2, 3, kernel_initializer="glorot_uniform")(x)
+    model = keras.Model(image, keras.layers.Flatten()(x))
+    resize = schema().BuiltinOperator.RESIZE_BILINEAR
+
+    def resizes(data):
+        graph = read_model(data)
+        codes = [max(c.builtinCode, c.deprecatedBuiltinCode) for c in graph.operatorCodes]
+        return sum(codes[op.opcodeIndex] == resize for op in graph.subgraphs[0].operators)
+
+    pixels = np.random.default_rng(0).integers(0, 256, (3, 8, 8, 3), dtype=np.uint8)
+    same, _ = convert_embedder(model, image_size=(8, 8))
+    assert resizes(same) == 0
+    np.testing.assert_allclose(LiteRTRunner(same)(pixels),
+                               model.predict(pixels.astype(np.float32), verbose=0), atol=1e-5)
+    larger, _ = convert_embedder(model, image_size=(12, 12))
+    assert resizes(larger) == 1
+    pixels = np.random.default_rng(1).integers(0, 256, (2, 12, 12, 3), dtype=np.uint8)
+    np.testing.assert_allclose(LiteRTRunner(larger)(pixels),
+                               model.predict(pixels.astype(np.float32), verbose=0), atol=1e-5)

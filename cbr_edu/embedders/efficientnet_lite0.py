@@ -324,8 +324,10 @@ class EfficientNetLite0Embedder(Embedder):
             spec = tf.TensorSpec((None, *self.input_size, 3), tf.float32)
             self._logits_fn = tf.function(lambda x: model(x, training=False),
                                           input_signature=[spec])
-        return self._map_batches(images, lambda b: np.asarray(self._logits_fn(b)),
-                                 batch_size, progress, empty_dim=CLASSES, desc="classifying")
+        def logits(batch):
+            return np.asarray(self._logits_fn(batch.astype(np.float32)))
+        return self._map_batches(images, logits, batch_size, progress, empty_dim=CLASSES,
+                                 desc="classifying")
 
     def classify(self, images, *, top=5, batch_size=32):
         """Top-``top`` ImageNet ``(class index, probability)`` pairs per image."""
