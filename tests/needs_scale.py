@@ -12,9 +12,10 @@ import pytest
 REQUIRE_SCALE_ENV = "CBR_EDU_REQUIRE_SCALE"
 
 
-def require_scale_extra():
+def require_scale_extra(modules=None):
+    """``modules``: the extra's packages the tests need (default: all of them)."""
     from cbr_edu.scale import missing
-    message = missing(what="these tests")
+    message = missing(modules, what="this test module")
     if not message:
         return
     if os.environ.get(REQUIRE_SCALE_ENV) == "1":

@@ -8,7 +8,7 @@ from sklearn.base import clone
 
 from needs_scale import require_scale_extra
 
-require_scale_extra()
+require_scale_extra(["faiss"])
 
 from cbr_edu import CbRClassifier  # noqa: E402
 from cbr_edu.scale.faiss_index import OUT_OF_RUNNING, FaissIndex  # noqa: E402

@@ -38,7 +38,6 @@ Example
 
 from __future__ import annotations
 
-import logging
 import os
 import tempfile
 import time
@@ -137,8 +136,9 @@ class PrepareImages(beam.DoFn):
 
 def _manifest(header, *, out_dir, per_class, read_skipped, shards):
     """The finished manifest (runs once, after the shards are final) -> written to out_dir."""
-    skipped = header.pop("scan_skipped") + sorted(map(tuple, read_skipped))
-    manifest = dict(header, per_class=dict(sorted(per_class.items())),
+    skipped = [tuple(s) for s in header["scan_skipped"]] + sorted(map(tuple, read_skipped))
+    manifest = {key: value for key, value in header.items() if key != "scan_skipped"}
+    manifest.update(per_class=dict(sorted(per_class.items())),
                     shards=sorted(_basename(s) for s in shards),
                     skipped=[{"path": p, "reason": r} for p, r in skipped])
     manifest["counts"] = {"embedded": sum(per_class.values()), "classes": len(per_class),
@@ -229,7 +229,6 @@ def embed_source(source, out_dir, *, embedder="efficientnet_lite0", pipeline_arg
     options = PipelineOptions(list(pipeline_args))
     runner, runner_name = _runner(options)
     header = _header(source, embedder, runner_name, out_dir)
-    logging.getLogger("apache_beam").setLevel(logging.ERROR)  # no GCP-client chatter offline
     if not is_remote(out_dir):
         os.makedirs(out_dir, exist_ok=True)
     with beam.Pipeline(runner=runner, options=options) as pipeline:
