@@ -12,7 +12,7 @@ Usage::
     python benchmarks/bench_large_index.py --full     # N = 10^4, 10^5, 10^6 (see the README)
     python benchmarks/bench_large_index.py --sizes 30000 --dim 128 --json ''
 
-The full run's table is kept in ``benchmarks/results/large_index.json`` (notebook 08
+The default run's table is kept in ``benchmarks/results/large_index.json`` (notebook 08
 plots it); ``--json`` writes this run's.
 """
 

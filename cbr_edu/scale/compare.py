@@ -76,8 +76,9 @@ def method_factories(n: int, dim: int, methods=METHODS) -> dict:
 def _exact_decisions(index, labels, queries, chunk=256):
     """The reference: class of the true nearest neighbour (float64 products)."""
     out = np.empty(len(queries), labels.dtype)
+    weights = index.T.astype(np.float64)
     for start in range(0, len(queries), chunk):
-        sims = queries[start:start + chunk].astype(np.float64) @ index.T.astype(np.float64)
+        sims = queries[start:start + chunk].astype(np.float64) @ weights
         out[start:start + chunk] = labels[np.argmax(sims, axis=1)]
     return out
 
@@ -95,14 +96,16 @@ class _Exact:
         self.build_s = time.perf_counter() - start
         self.bytes = result.bytes
         self.classes = np.unique(labels)
-        self._runners = {}
+        self._runner, self._batch = None, None
         self._path, self._open = path, LiteRTClassifier
 
     def scores(self, queries):
-        runner = self._runners.get(len(queries))
-        if runner is None:  # one interpreter per batch size: no re-allocation while timed
-            runner = self._runners[len(queries)] = self._open(self._path)
-        return runner.scores(queries, batch_size=len(queries))
+        # one interpreter sized for this batch (no re-allocation while timed); the old one
+        # goes first: at N = 10^6 a batch of 256 needs gigabytes of scratch
+        if self._batch != len(queries):
+            self._runner = None
+            self._runner, self._batch = self._open(self._path), len(queries)
+        return self._runner.scores(queries, batch_size=len(queries))
 
     def decide(self, queries):
         return self.classes[np.argmax(self.scores(queries), axis=1)]
