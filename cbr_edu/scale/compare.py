@@ -30,6 +30,7 @@ Example
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 import time
 
@@ -191,16 +192,21 @@ def compare_indexes(sizes, *, dim=256, per_class=20, queries=1000, methods=METHO
     return rows
 
 
+def _family(method: str) -> str:
+    """``"faiss IVF1024,PQ64"`` -> ``"faiss IVF,PQ"``: one line per kind across sizes."""
+    return re.sub(r"(IVF|PQ)\d+", r"\1", method)
+
+
 def plot_indexes(rows, *, title=None):
     """Agreement, latency (b=1 and b=256) and memory against N, one line per method."""
     import matplotlib.pyplot as plt
     fig, axes = plt.subplots(1, 4, figsize=(17, 3.8))
     panels = [("agreement", "decisions = exact CbR", False), ("b1_ms", "ms, batch 1", True),
               ("b256_ms", "ms, batch 256", True), ("bytes", "index MB", True)]
-    methods = list(dict.fromkeys(r["method"] for r in rows))
+    families = list(dict.fromkeys(_family(r["method"]) for r in rows))
     for ax, (key, label, log) in zip(axes, panels):
-        for method in methods:
-            mine = sorted((r["n"], r[key]) for r in rows if r["method"] == method)
+        for method in families:
+            mine = sorted((r["n"], r[key]) for r in rows if _family(r["method"]) == method)
             xs, ys = zip(*mine)
             ys = np.array(ys) / (1e6 if key == "bytes" else 1)
             ax.plot(xs, ys, marker="o", label=method)
