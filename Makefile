@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup demo test lab bench scale clean-venv
+.PHONY: setup browser-setup demo test test-browser lab bench scale clean-venv
 
 setup: $(STAMP)
 
@@ -16,12 +16,25 @@ $(STAMP): requirements.txt pyproject.toml
 	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
+# The browser tests' extra (Playwright; it drives the system's Chromium, never downloads one).
+browser-setup: $(VENV)/.browser-installed
+
+$(VENV)/.browser-installed: $(STAMP) requirements-browser.txt
+	$(BIN)/python -m pip install --quiet -r requirements-browser.txt
+	touch $@
+
 # The main job: an offline few-shot comparison (CbR vs kNN vs prototypes vs fine-tuning).
 demo: setup
 	$(BIN)/python -m cbr_edu compare
 
+# Everything; the browser tests skip with one line where Playwright or Chromium is missing
+# (CBR_EDU_REQUIRE_BROWSER=1 makes that a failure, as in CI).
 test: setup
 	$(BIN)/python -m pytest
+
+# Only the browser tests: JupyterLab in headless Chromium (apt-get install chromium).
+test-browser: browser-setup
+	$(BIN)/python -m pytest -m browser tests/browser
 
 lab: setup
 	$(BIN)/jupyter lab notebooks/
@@ -32,6 +45,7 @@ bench: setup
 	$(BIN)/python -m pip install --quiet -r benchmarks/requirements.txt
 	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(BIN)/python benchmarks/bench_retrieval.py
 	@if [ -f benchmarks/bench_tflite.py ]; then env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(BIN)/python benchmarks/bench_tflite.py; fi
+	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(BIN)/python benchmarks/bench_builder.py
 	$(BIN)/python -m pip install --quiet -r requirements-scale.txt
 	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(BIN)/python benchmarks/bench_large_index.py
 

@@ -67,7 +67,7 @@ def main(argv=None):
     results = {}
     for kind, quantize in (("float32", None), ("int8", "int8")):
         t = time.perf_counter()
-        res = export_tflite(clf, out / f"{kind}.tflite", quantize=quantize, labels_path=None)
+        res = export_tflite(clf, out / f"{kind}.tflite", quantize=quantize, labels_file=False)
         results[kind] = {"export_s": time.perf_counter() - t, "bytes": res.bytes,
                          "retrieval_bytes": res.retrieval_bytes}
 

@@ -4,6 +4,10 @@ Whoever reads the target (another notebook, a phone sync, the next run) sees the
 old file or the new one, never half of one; a failure leaves the target as it
 was and removes the temporary file.
 
+The new file gets the permissions a plain ``open(path, "w")`` would give it: an
+existing target keeps its mode, a new one gets ``0o666`` less the umask (so a
+classroom's shared cache folder stays readable by everyone).
+
 Example
 -------
 >>> import pathlib, tempfile
@@ -15,11 +19,38 @@ b'hi'
 """
 
 import os
-import tempfile
+import secrets
+import stat
 from contextlib import contextmanager
 from pathlib import Path
 
 __all__ = ["atomic_output", "atomic_write_bytes"]
+
+_NEW_FILE_MODE = 0o666  # the kernel takes the umask off, as for open(path, "w")
+
+
+def _temporary_beside(path):
+    """``(fd, name)`` of a new empty file next to ``path``, created with the umask applied."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    for _ in range(100):
+        tmp = path.parent / f".{path.name}.{secrets.token_hex(4)}.tmp"
+        try:
+            return os.open(tmp, flags, _NEW_FILE_MODE), tmp
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"cannot create a temporary file next to {path}")
+
+
+def _keep_mode(tmp, path):
+    """Give the new file the mode of the file it replaces, as an in-place write would."""
+    try:
+        mode = stat.S_IMODE(os.stat(path).st_mode)
+    except OSError:
+        return
+    try:
+        os.chmod(tmp, mode)
+    except OSError:  # not ours to change (e.g. a file owned by someone else)
+        pass
 
 
 @contextmanager
@@ -34,13 +65,14 @@ def atomic_output(path, mode="wb", *, fsync=True):
     '42'
     """
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = _temporary_beside(path)
     try:
         with os.fdopen(fd, mode) as f:
             yield f
             f.flush()
             if fsync:
                 os.fsync(f.fileno())
+        _keep_mode(tmp, path)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

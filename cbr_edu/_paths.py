@@ -5,6 +5,10 @@ platform's user cache folder (``~/.cache/cbr-edu`` on Linux). Below it:
 ``embeddings/``, ``embedders/`` (converted weights), ``tflite_stems/``,
 ``datasets/`` (downloads).
 
+A cache that cannot be written (a read-only copy, a shared folder owned by
+someone else, a full disk) is still read; :func:`store_in_cache` then says once,
+in one line, that results are not cached, and the work goes on.
+
 Example
 -------
 >>> import os
@@ -13,11 +17,16 @@ True
 """
 
 import os
+import sys
 from pathlib import Path
 
-__all__ = ["CACHE_ENV", "cache_root", "cache_dir"]
+from ._atomic import atomic_write_bytes
+
+__all__ = ["CACHE_ENV", "cache_root", "cache_dir", "store_in_cache"]
 
 CACHE_ENV = "CBR_EDU_CACHE_DIR"
+
+_TOLD = set()  # cache roots already reported as not writable in this process
 
 
 def cache_root() -> Path:
@@ -39,3 +48,39 @@ def cache_dir(*parts, create=True) -> Path:
     if create:
         path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def store_in_cache(path, data: bytes, *, folder=None, fsync=True) -> bool:
+    """Write ``data`` to the cache file ``path`` atomically; False when it cannot be.
+
+    The folder is created as needed. When the cache cannot be written, one line
+    on stderr (once per cache ``folder`` and process; default: the cache root
+    or the file's folder) says results are not cached.
+
+    >>> import tempfile
+    >>> store_in_cache(Path(tempfile.mkdtemp()) / "kind" / "entry.bin", b"x")
+    True
+    """
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(path, data, fsync=fsync)
+        return True
+    except OSError as error:
+        _tell_not_cached(folder or _cache_folder_of(path), error)
+        return False
+
+
+def _cache_folder_of(path):
+    root = cache_root()
+    return root if root in path.parents else path.parent
+
+
+def _tell_not_cached(folder, error):
+    folder = Path(folder)
+    if folder in _TOLD:
+        return
+    _TOLD.add(folder)
+    reason = error.strerror or type(error).__name__
+    print(f"note: cannot write to the cbr-edu cache {folder} ({reason}); results are not "
+          f"cached. Set {CACHE_ENV} to a folder you can write to keep them.", file=sys.stderr)

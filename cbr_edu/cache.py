@@ -14,7 +14,8 @@ Storage: one small file per entry, ``<dir>/<2 hex>/<64 hex>.emb``, holding a
 magic line, a JSON header (key, dtype, shape), the float32 vector and a
 sha256 of all that. Entries are written to a temporary file and renamed into
 place (``os.replace``), so two notebooks sharing the cache never see half a
-file. A truncated, corrupt, mismatched or wrong-shaped entry is ignored,
+file. A cache that cannot be written (read-only, another user's folder) is still
+read; misses are then computed without being stored, and one line says so. A truncated, corrupt, mismatched or wrong-shaped entry is ignored,
 recomputed and overwritten — never trusted.
 
 Where: ``embeddings/`` below :func:`cbr_edu._paths.cache_root`
@@ -48,9 +49,8 @@ from typing import Sequence
 
 import numpy as np
 
-from ._atomic import atomic_write_bytes
 from ._hashing import update_array, update_file
-from ._paths import cache_dir
+from ._paths import cache_dir, store_in_cache
 
 __all__ = ["EmbeddingCache", "CacheInfo", "content_hash"]
 
@@ -196,14 +196,9 @@ class EmbeddingCache:
         header = json.dumps({"key": key, "dtype": "<f4", "shape": list(vec.shape)}).encode()
         body = _MAGIC + header + b"\n" + vec.tobytes()
         data = body + hashlib.sha256(body).digest()
-        path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            atomic_write_bytes(path, data, fsync=False)
-        except OSError:
-            # Another process may hold the file (Windows) or the disk is full:
-            # the entry is simply recomputed next time.
-            pass
+        # A read-only or foreign cache, a full disk, a file another process holds
+        # (Windows): the entry is simply recomputed next time.
+        store_in_cache(self._path(key), data, folder=self.directory, fsync=False)
 
     # ------------------------------------------------------------------ API
     def get_or_compute(self, embedder, images: Sequence, *, batch_size: int = 32,

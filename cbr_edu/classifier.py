@@ -17,7 +17,8 @@ Example
 ['rain', 'sun']
 """
 
-import json
+import math
+from numbers import Integral, Real
 from pathlib import Path
 
 import numpy as np
@@ -27,14 +28,14 @@ from sklearn.utils.extmath import softmax
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._atomic import atomic_output
+from ._classifier_file import read_classifier_file, write_classifier_file
+from ._labels import check_kind, label_kind
 from .layers import AGGREGATIONS
 from .model import build_cbr_model, cbr_layers, write_index
 from .similarity import l2_normalize
 
 __all__ = ["CbRClassifier"]
 
-_FORMAT = "cbr_edu.CbRClassifier/1"
 _NOT_FITTED = ("this %(name)s is not fitted yet: call fit(X, y) with at least 2 examples "
                "first")
 # Scores are computed in float64 so that a query's scores do not depend on which
@@ -108,10 +109,7 @@ class CbRClassifier(ClassifierMixin, BaseEstimator):
     # -- building the index -------------------------------------------------
     def fit(self, X, y):
         """Index ``X`` (embeddings or images) with labels ``y``; returns self."""
-        if self.aggregation not in AGGREGATIONS:
-            raise ValueError(
-                f"unknown aggregation {self.aggregation!r}; choose one of {AGGREGATIONS}")
-        self._search_recipe()  # a bad index spec is refused before any embedding
+        self._check_parameters()
         self.embedder_ = self._resolve_embedder()
         embeddings, y = self._examples(X, y, reset=True)
         self._set_index(embeddings, y, edit=False)
@@ -126,6 +124,7 @@ class CbRClassifier(ClassifierMixin, BaseEstimator):
         """
         if not hasattr(self, "index_embeddings_"):
             return self.fit(X, y)
+        check_kind(self.index_labels_, y)
         embeddings, labels = self._examples(X, y, reset=False)
         self._set_index(np.concatenate([self.index_embeddings_, embeddings]),
                         np.concatenate([self.index_labels_, labels]), edit=True)
@@ -191,6 +190,7 @@ class CbRClassifier(ClassifierMixin, BaseEstimator):
 
     def predict_proba(self, X):
         """``softmax(class_scores / temperature)``, columns aligned with ``classes_``."""
+        self._check_parameters()
         return softmax(self.class_scores(X) / self.temperature)
 
     def to_keras(self):
@@ -212,26 +212,23 @@ class CbRClassifier(ClassifierMixin, BaseEstimator):
         ``load_embedder``. Labels must be strings, numbers or booleans.
         """
         check_is_fitted(self, msg=_NOT_FITTED)
-        path = Path(path)
-        if path.exists() and not overwrite:
-            raise FileExistsError(f"{path} exists; pass overwrite=True to replace it")
         labels = [label.item() if hasattr(label, "item") else label
                   for label in self.index_labels_]
         if not all(isinstance(label, (str, int, float, bool)) for label in labels):
             raise TypeError("only str, int, float or bool labels can be saved")
-        settings = {"format": _FORMAT, "index": self.index,
-                    "aggregation": self.aggregation, "k": self.k,
+        settings = {"index": self.index, "aggregation": self.aggregation, "k": self.k,
                     "temperature": self.temperature, "batch_size": self.batch_size,
                     "embedder": _embedder_spec(self.embedder_), "labels": labels}
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_output(path) as f:
-            np.savez(f, embeddings=self.index_embeddings_,
-                     settings=np.array(json.dumps(settings)))
-        return path
+        write_classifier_file(path, self.index_embeddings_, settings, overwrite=overwrite)
+        return Path(path)
 
     @classmethod
     def load(cls, path):
         """Read a classifier written by ``save``.
+
+        A file that is not what ``save`` wrote (truncated, edited, another kind
+        of file) raises ValueError saying what is wrong with it; nothing in it is
+        ever unpickled.
 
         >>> import tempfile, os
         >>> p = os.path.join(tempfile.mkdtemp(), "clf.npz")
@@ -239,21 +236,42 @@ class CbRClassifier(ClassifierMixin, BaseEstimator):
         >>> CbRClassifier.load(p).classes_.tolist()
         ['a', 'b']
         """
-        path = Path(path)
-        try:
-            with np.load(path, allow_pickle=False) as data:
-                settings = json.loads(str(data["settings"]))
-                embeddings = data["embeddings"]
-        except (OSError, ValueError, KeyError) as error:
-            raise ValueError(f"{path} is not a saved CbRClassifier ({error})") from error
-        if settings.get("format") != _FORMAT:
-            raise ValueError(f"{path} is not a saved CbRClassifier (format {settings.get('format')!r})")
+        settings, embeddings = read_classifier_file(path)
         clf = cls(embedder=settings["embedder"], aggregation=settings["aggregation"],
                   k=settings["k"], temperature=settings["temperature"],
                   batch_size=settings["batch_size"], index=settings.get("index", "exact"))
-        clf.embedder_ = clf._resolve_embedder()
+        try:
+            clf._check_parameters()
+        except ValueError as error:
+            raise ValueError(f"{path} is damaged or was edited by hand ({error}); save the "
+                             "classifier again") from None
+        try:
+            clf.embedder_ = clf._resolve_embedder()
+        except (ValueError, OSError, ImportError) as error:
+            raise ValueError(f"{path} was saved with the embedder {clf.embedder!r}, which "
+                             f"cannot be loaded here: {error}") from None
         clf.n_features_in_ = embeddings.shape[1]
         clf._set_index(embeddings, np.asarray(settings["labels"]), edit=False)
+        return clf
+
+    @classmethod
+    def from_index(cls, embeddings, labels, *, embedder=None, **params):
+        """A fitted classifier over embeddings computed already, with no embedding step.
+
+        ``embedder`` (a spec or an Embedder) is the one that made ``embeddings``;
+        queries are then images, as after ``fit``. Other keywords are the
+        constructor's parameters.
+
+        >>> clf = CbRClassifier.from_index(np.eye(2), ["a", "b"], aggregation="mean")
+        >>> clf.predict([[0.2, 0.9]]).tolist(), clf.aggregation
+        (['b'], 'mean')
+        """
+        clf = cls(embedder=embedder, **params)
+        clf._check_parameters()
+        clf.embedder_ = None   # the index is validated as it is: embeddings, not images
+        embeddings, labels = clf._examples(embeddings, labels, reset=True)
+        clf.embedder_ = clf._resolve_embedder()
+        clf._set_index(embeddings, labels, edit=False)
         return clf
 
     # The compiled model is rebuilt from the index, not pickled.
@@ -278,6 +296,21 @@ class CbRClassifier(ClassifierMixin, BaseEstimator):
         return tags
 
     # -- helpers ------------------------------------------------------------
+    def _check_parameters(self):
+        """Refuse settings that cannot work, with what to give instead."""
+        if self.aggregation not in AGGREGATIONS:
+            raise ValueError(
+                f"unknown aggregation {self.aggregation!r}; choose one of {AGGREGATIONS}")
+        if (not isinstance(self.temperature, Real) or isinstance(self.temperature, bool)
+                or not math.isfinite(self.temperature) or self.temperature <= 0):
+            raise ValueError(f"temperature must be a positive number such as 0.05 (smaller "
+                             f"means more confident probabilities), got {self.temperature!r}")
+        for name in ("k", "batch_size"):
+            value = getattr(self, name)
+            if not isinstance(value, Integral) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"{name} must be a whole number of at least 1, got {value!r}")
+        self._search_recipe()  # a malformed index spec, or 'mean' with FAISS
+
     def _search_recipe(self):
         """The FAISS recipe of ``index``, or None for the exact index."""
         if self.index == "exact":
@@ -301,6 +334,8 @@ class CbRClassifier(ClassifierMixin, BaseEstimator):
     def _examples(self, X, y, *, reset):
         """Index examples: ``X`` embedded (when there is an embedder) and validated
         as float32 features, ``y`` as classification targets."""
+        if y is not None:
+            label_kind(y)  # no None labels, no mixture of types
         X, y = self._validate(self._embed(X), y, reset=reset, dtype=np.float32,
                               ensure_min_samples=2 if reset else 1)
         check_classification_targets(y)
@@ -309,6 +344,7 @@ class CbRClassifier(ClassifierMixin, BaseEstimator):
     def _queries(self, X):
         """Queries embedded (when there is an embedder) and validated as float64."""
         check_is_fitted(self, msg=_NOT_FITTED)
+        self._check_parameters()
         return self._validate(self._embed(X), reset=False, dtype=_SCORE_DTYPE)
 
     def _embed(self, X):

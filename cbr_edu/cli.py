@@ -15,9 +15,11 @@ Example
 
 import argparse
 import sys
+import tempfile
 from importlib import import_module
+from pathlib import Path
 
-__all__ = ["main", "UserError"]
+__all__ = ["main", "UserError", "check_writable"]
 
 # subcommand -> one-line help; the module cbr_edu.commands.<name> does the work
 COMMANDS = {
@@ -32,8 +34,37 @@ class UserError(Exception):
     """A problem with the user's input: printed as a message, exit status 2."""
 
 
+def check_writable(path, flag):
+    """Refuse now, before the slow work, an output file that could not be written.
+
+    The message is one line naming ``flag`` (e.g. ``--output``). Missing folders
+    are fine when the nearest existing one can be written (they are created).
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise UserError(f"{flag}: '{path}' is a folder; give a file name inside it")
+    folder = path.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir():
+        raise UserError(f"{flag}: '{folder}' is a file, not a folder; choose another place")
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as error:
+        raise UserError(f"{flag}: cannot write in the folder '{folder}' "
+                        f"({error.strerror or error}); choose a folder you can write to") from None
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its errors in one line like every other failure."""
+
+    def error(self, message):
+        self.exit(2, f"error: {message} ('{self.prog} --help' lists the options)\n")
+
+
 def _parser(available):
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="python -m cbr_edu",
         description="Classification-by-Retrieval: image classifiers with no training.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")

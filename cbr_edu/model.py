@@ -26,6 +26,7 @@ array([[0.99, 0.11]], dtype=float32)
 import keras
 import numpy as np
 
+from ._labels import label_kind
 from .layers import EMPTY_SLOT, AggregationLayer, RetrievalLayer
 
 __all__ = ["build_cbr_model", "write_index", "class_names", "cbr_layers", "check_index"]
@@ -35,7 +36,8 @@ def check_index(embeddings, labels):
     """Validate an index and return ``(embeddings float32, classes, class_ids)``.
 
     Raises a ``ValueError`` that says what is wrong: fewer than 2 items, a
-    label/row count mismatch, a non-matrix, NaN or inf values.
+    label/row count mismatch, a non-matrix, NaN or inf values, None labels or
+    labels of mixed types.
 
     >>> _, classes, ids = check_index(np.eye(2), ["b", "a"])
     >>> classes.tolist(), ids.tolist()
@@ -45,6 +47,7 @@ def check_index(embeddings, labels):
     if embeddings.ndim != 2:
         raise ValueError(
             f"index embeddings must be a 2-D array (items, dim), got shape {embeddings.shape}")
+    label_kind(labels)  # no None labels, no mixture of types
     labels = np.asarray(labels)
     if labels.ndim != 1:
         raise ValueError(f"labels must be 1-D (one per item), got shape {labels.shape}")

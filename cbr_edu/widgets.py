@@ -61,10 +61,13 @@ def draw_two_vectors(angle_deg=60.0, length_b=1.0):
     ax2.plot(angles, np.sqrt(np.maximum(2 - 2 * np.cos(rad), 0)),
              label="L2 distance of unit vectors  √(2 − 2cos)", color="tab:red")
     ax2.axvline(angle_deg, color="grey", ls=":")
-    ax2.scatter([angle_deg, angle_deg], [cos, dist], color=["tab:blue", "tab:red"], zorder=3)
-    ax2.set(xlabel="angle between a and b (degrees)", xlim=(0, 180), ylim=(-1.1, 2.1),
+    ax2.scatter([angle_deg, angle_deg], [cos, dist], color=["tab:blue", "tab:red"],
+                zorder=6)   # above the legend, which sits where nothing is plotted
+    # the distance marker stays on the chart when b is longer than 1 (up to 1 + |b|)
+    ax2.set(xlabel="angle between a and b (degrees)", xlim=(0, 180),
+            ylim=(-1.1, max(2.1, dist + 0.2)),
             title="as one goes up, the other goes down")
-    ax2.legend(loc="upper left")
+    ax2.legend(loc="lower left")
     fig.tight_layout()
     plt.show()
     return cos, dist
@@ -78,6 +81,8 @@ def vector_rotation_widget(angle_deg=60.0):
                                 description="angle (°)", continuous_update=False)
     length = widgets.FloatSlider(value=1.0, min=0.2, max=2.0, step=0.1,
                                  description="length of b", continuous_update=False)
+    angle.add_class("cbr-angle")
+    length.add_class("cbr-length")
     return widgets.interactive(lambda angle, length: _quiet(draw_two_vectors(angle, length)),
                                angle=angle, length=length)
 

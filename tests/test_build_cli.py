@@ -77,7 +77,7 @@ def test_build_and_predict_from_a_junky_album(album, tmp_path, capsys):
     # good images (odd modes and unicode names included) were indexed
     assert "Indexed 13 images in 3 classes" in stdout, stdout
     assert read_class_names(out) == sorted(COLOURS)
-    assert (tmp_path / "labels.txt").read_text("utf-8").splitlines() == sorted(COLOURS)
+    assert (tmp_path / "model.labels.txt").read_text("utf-8").splitlines() == sorted(COLOURS)
 
     query = tmp_path / "query.png"
     _photo(query, COLOURS["blue"], seed=99)

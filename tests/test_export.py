@@ -103,7 +103,7 @@ def test_metadata_round_trip(tmp_path):
     # the pixels embedder divides by 255 (its Rescaling layer): mean 0, std 255
     assert meta["input"]["normalization"] == {"mean": [0.0], "std": [255.0]}
     assert meta["min_parser_version"] == "1.0.0"
-    assert (tmp_path / "labels.txt").read_text("utf-8").splitlines() == sorted(names)
+    assert (tmp_path / "m.labels.txt").read_text("utf-8").splitlines() == sorted(names)
     # the label file is zipped onto the model
     with zipfile.ZipFile(path) as zf:
         assert zf.read("labels.txt").decode("utf-8").splitlines() == sorted(names)
@@ -201,15 +201,17 @@ def test_atomic_write_and_no_overwrite(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.tflite"]  # no temp file left
     export_tflite(clf, path, overwrite=True)
     assert read_class_names(path) == clf.classes_.tolist()
-    # a different label file beside it is not replaced silently...
+    # each model has its own label file, named after it: two models never share one
     other = CbRClassifier().fit(X, np.where(y == "a", "zzz", y))
+    export_tflite(other, tmp_path / "other.tflite")
+    assert "zzz" in (tmp_path / "other.labels.txt").read_text()
+    assert "zzz" not in (tmp_path / "m.labels.txt").read_text()
+    # a label file of the model's name with other labels (the user's) is not replaced silently
+    (tmp_path / "third.labels.txt").write_text("mine\n")
     with pytest.raises(FileExistsError, match="labels"):
-        export_tflite(other, tmp_path / "other.tflite")
-    assert not (tmp_path / "other.tflite").exists()
-    # ...but a second export of the same classes (float + int8) shares it
-    export_tflite(clf, tmp_path / "m_int8.tflite", quantize="int8")
-    export_tflite(other, tmp_path / "other.tflite", labels_path="other_labels.txt")
-    assert "zzz" in (tmp_path / "other_labels.txt").read_text()
+        export_tflite(other, tmp_path / "third.tflite")
+    assert not (tmp_path / "third.tflite").exists()
+    assert (tmp_path / "third.labels.txt").read_text() == "mine\n"
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
 
 
@@ -235,7 +237,7 @@ def test_op_count_does_not_depend_on_classes(tmp_path, aggregation):
         X = rng.normal(size=(n, 8)).astype(np.float32)
         y = np.arange(n) % c
         clf = CbRClassifier(aggregation=aggregation, k=3).fit(X, y)
-        result = export_tflite(clf, tmp_path / f"{c}.tflite", labels_path=None)
+        result = export_tflite(clf, tmp_path / f"{c}.tflite", labels_file=False)
         counts[c] = count_ops(result.path)
     assert counts[3] == counts[300]
     assert counts[3]["FULLY_CONNECTED"] == 1

@@ -9,8 +9,10 @@ name) with that class's photos inside::
 
 Every photo is embedded (with a progress bar; embeddings are cached, so a
 second build is quick), the index becomes a CbR model and is exported with its
-labels (model metadata + ``labels.txt`` beside it). Unreadable files are
+labels (model metadata + ``<model>.labels.txt`` beside it). Unreadable files are
 skipped and listed with the reason. Nothing inside ``ALBUMS_DIR`` is written.
+What can be checked before embedding is (the output folder can be written, the
+embedder can become part of a model, the class names fit a label file).
 
 ``--embeddings OUT_DIR`` builds from the Parquet shards of ``python -m cbr_edu
 embed`` instead, without re-embedding (the embedder is the one the manifest
@@ -18,9 +20,9 @@ names; needs the ``scale`` extra).
 
 Example
 -------
+    python -m cbr_edu build --embeddings out/embeddings -o museum.tflite
     python -m cbr_edu build albums/ -o pets.tflite
     python -m cbr_edu build albums/ -o pets_int8.tflite --int8 --aggregation topk_mean --k 3
-    python -m cbr_edu build --embeddings out/embeddings -o museum.tflite
 """
 
 from __future__ import annotations
@@ -30,7 +32,8 @@ import sys
 import time
 from pathlib import Path
 
-from ..cli import UserError
+from .._errors import InputError
+from ..cli import UserError, check_writable
 
 CHUNK = 16  # images embedded per step (the progress bar moves per step)
 
@@ -43,8 +46,10 @@ def add_arguments(parser):
       help="build from the shards 'python -m cbr_edu embed' wrote, instead of ALBUMS_DIR")
     a("-o", "--output", required=True, metavar="MODEL.tflite", help="the model file to write")
     a("--embedder", default=None,
-      help="embedder spec (default: efficientnet_lite0, offline; 'pixels' for raw pixels; "
-           "with --embeddings, the one the manifest names)")
+      help="embedder spec (default: efficientnet_lite0, offline; with --embeddings, the one "
+           "the manifest names; 'pixels' for raw pixels; also "
+           "keras:<Name>, a .keras file, a SavedModel folder or a TF Hub handle; a .tflite "
+           "embedder cannot become part of a new model)")
     a("--int8", action="store_true",
       help="store the retrieval weights as int8 (4x smaller, faster; scores change slightly)")
     a("--aggregation", choices=("max", "mean", "topk_mean"), default="max",
@@ -63,13 +68,16 @@ def _rel(path, root):
 
 def _check_output(output: Path, albums: Path, overwrite: bool):
     if output.suffix.lower() != ".tflite":
-        raise UserError(f"the output file should end in .tflite, got '{output}'")
+        raise UserError(f"--output: the model file should end in .tflite, got '{output}'")
     if output.is_dir():
-        raise UserError(f"'{output}' is a folder; give a file name, e.g. '{output / 'model.tflite'}'")
+        raise UserError(f"--output: '{output}' is a folder; give a file name, e.g. "
+                        f"'{output / 'model.tflite'}'")
     if not output.parent.is_dir():
-        raise UserError(f"the output folder '{output.parent}' does not exist; create it first")
+        raise UserError(f"--output: the folder '{output.parent}' does not exist; create it "
+                        "first")
     if output.exists() and not overwrite:
-        raise UserError(f"'{output}' exists; pass --overwrite to replace it, or choose another name")
+        raise UserError(f"'{output}' exists; pass --overwrite to replace it, or choose another "
+                        "name")
     try:
         inside = os.path.realpath(output.parent).startswith(os.path.realpath(albums) + os.sep) \
             or os.path.realpath(output.parent) == os.path.realpath(albums)
@@ -78,6 +86,19 @@ def _check_output(output: Path, albums: Path, overwrite: bool):
     if albums.is_dir() and inside:
         raise UserError(f"'{output}' is inside the album folder '{albums}'; write the model "
                         "somewhere else (the albums are only read, never written)")
+    check_writable(output, "--output")
+
+
+def _check_class_names(output: Path, class_names, overwrite: bool):
+    """The class names fit a label file, and the model's label file may be written."""
+    from ..tflite.metadata import check_side_labels, label_file_text, side_labels_path
+    try:
+        check_side_labels(output, label_file_text(class_names), overwrite=overwrite)
+    except FileExistsError:
+        raise UserError(f"'{side_labels_path(output)}' exists with other labels; pass "
+                        "--overwrite to replace it, or choose another model name") from None
+    except (ValueError, OSError) as error:  # a class folder name with a line break...
+        raise UserError(str(error)) from None
 
 
 def _embed(embedder, album, show_progress):
@@ -135,17 +156,25 @@ def _read_album(albums):
     try:
         return load_folder(albums, load_images=False)
     except AlbumError as error:
-        raise UserError(str(error)) from None
+        raise UserError(error.message) from None
 
 
 def _load_embedder(spec):
+    """The embedder, checked to become part of a model before any image is embedded."""
     from ..embedders import load_embedder
     try:
-        return load_embedder(spec)
+        embedder = load_embedder(spec)
     except (ValueError, TypeError) as error:
-        raise UserError(f"embedder: {error}") from None
+        raise UserError(f"--embedder: {error}") from None
     except Exception as error:  # noqa: BLE001 - offline, missing weights...
-        raise UserError(f"could not load the embedder {spec!r}: {error}") from None
+        raise UserError(f"--embedder: could not load {spec!r}: {error}") from None
+    try:
+        embedder.as_layer()
+    except NotImplementedError:
+        raise UserError(f"--embedder: {spec!r} can embed images but cannot become part of a "
+                        "new .tflite model; give the .keras file or SavedModel folder it was "
+                        "made from") from None
+    return embedder
 
 
 def _report_index(albums, album, labels, skipped, hits, seconds):
@@ -182,18 +211,27 @@ def _export(args, embeddings, labels, embedder, output):
     try:
         result = export_tflite(model, output, quantize="int8" if args.int8 else None,
                                overwrite=args.overwrite)
-    except (FileExistsError, ValueError, OSError) as error:
+    except FileExistsError:
+        raise UserError(f"'{output}' or its label file appeared while building; pass "
+                        "--overwrite to replace them, or choose another name") from None
+    except InputError as error:  # too large for one file: --int8 is 4x smaller
+        raise UserError(error.message + ("" if args.int8 else " Try --int8 (4x smaller)."))\
+            from None
+    except ValueError as error:
         raise UserError(str(error)) from None
+    except OSError as error:
+        raise UserError(f"cannot write '{output}': {error.strerror or error}") from None
     print(f"Wrote {result.path} ({result.bytes / 1e6:.2f} MB: retrieval weights "
           f"{result.retrieval_bytes / 1e6:.2f} MB {'int8' if args.int8 else 'float32'}, "
           f"aggregation {args.aggregation}) and {result.labels_path}")
     return result
 
 
-def _from_albums(args):
+def _from_albums(args, output):
     """``(embeddings, labels, embedder)`` of an album folder (embedded here, cached)."""
     albums = Path(args.albums)
     album = _read_album(albums)
+    _check_class_names(output, album.class_names, args.overwrite)
     embedder = _load_embedder(args.embedder or "efficientnet_lite0")
     print(f"Reading albums from {albums} ({len(album)} images in {len(album.class_names)} "
           f"classes), embedder {embedder.spec} ({embedder.dim}-d, "
@@ -206,7 +244,7 @@ def _from_albums(args):
     return embeddings, labels, embedder
 
 
-def _from_embeddings(args):
+def _from_embeddings(args, output):
     """``(embeddings, labels, embedder)`` read from the shards of ``embed``."""
     from ..scale import MissingExtraError, require
     try:
@@ -222,11 +260,13 @@ def _from_embeddings(args):
     if args.embedder not in (None, spec):
         raise UserError(f"--embedder {args.embedder!r} differs from {spec!r}, which the shards "
                         f"in '{args.embeddings}' were embedded with; leave --embedder out")
+    labels = list(shards.labels)
+    _check_class_names(output, sorted(set(labels)), args.overwrite)
     embedder = _load_embedder(spec)
     if embedder.id != shards.manifest["embedder"]["id"]:
-        raise UserError(f"the embedder {spec!r} loads here as {embedder.id!r}, but the shards "
-                        f"were made with {shards.manifest['embedder']['id']!r}: re-run embed")
-    labels = list(shards.labels)
+        raise UserError(f"--embeddings: the embedder {spec!r} loads here as {embedder.id!r}, "
+                        f"but the shards were made with {shards.manifest['embedder']['id']!r}; "
+                        "run embed again")
     _report_counts(labels, f"read from {args.embeddings}, {embedder.spec} {embedder.dim}-d; "
                            f"{shards.manifest['counts']['skipped']} file(s) skipped by embed")
     return shards.embeddings, labels, embedder
@@ -240,8 +280,8 @@ def run(args) -> int:
     if (args.albums is None) == (args.embeddings is None):
         raise UserError("give either ALBUMS_DIR or --embeddings OUT_DIR (one of them)")
     _check_output(output, Path(args.albums or args.embeddings), args.overwrite)
-    embeddings, labels, embedder = (_from_embeddings(args) if args.embeddings
-                                    else _from_albums(args))
+    embeddings, labels, embedder = (_from_embeddings(args, output) if args.embeddings
+                                    else _from_albums(args, output))
     result = _export(args, embeddings, labels, embedder, output)
     print(f"Done in {time.perf_counter() - start:.1f} s. Try it: python -m cbr_edu predict "
           f"{result.path} IMAGE...")

@@ -19,7 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-from ..cli import UserError
+from ..cli import UserError, check_writable
 
 DEFAULTS = {"dataset": "textures", "ways": 5, "shots": "1,5", "episodes": 100, "seed": 0,
             "embedder": "efficientnet_lite0", "json": "out/compare.json",
@@ -222,6 +222,9 @@ def run(args):
     shots = _parse_shots(args.shots)
     if args.episodes < 2:
         raise UserError("--episodes must be at least 2 (a confidence interval needs 2)")
+    for flag, path in (("--json", args.json), ("--plot", args.plot)):
+        if path:  # refused now, not after the whole comparison
+            check_writable(path, flag)
     t0 = time.perf_counter()
     ds = _load_dataset(args.dataset, args.max_per_class)
     ways, queries = _episode_setting(args, ds.labels, shots)

@@ -2,7 +2,8 @@
 
 Prints the best classes with their scores for each image. An image that cannot
 be read gets an error line and the others are still classified; the exit
-status is 1 if any image failed.
+status is 1 if any image failed. Class names come from the model; a model
+without them uses its label file ``<model>.labels.txt`` only when it matches.
 
 Example
 -------
@@ -27,28 +28,18 @@ def add_arguments(parser):
 def run(args) -> int:
     if args.top < 1:
         raise UserError(f"--top must be at least 1, got {args.top}")
-    path = Path(args.model)
-    if not path.is_file():
-        raise UserError(f"model file '{path}' does not exist")
-    from ..tflite import LiteRTClassifier
-    try:
-        clf = LiteRTClassifier(path)
-    except (ValueError, OSError) as error:
-        raise UserError(f"'{path}' is not a model made by 'build' ({error})") from None
-    if clf.input_kind != "image":
-        raise UserError(f"'{path}' takes {clf.dim}-d embeddings, not images; export it with "
-                        "an embedder to classify image files")
+    clf = _load_model(Path(args.model))
     from ..images import ImageReadError
     failed = 0
     for image in args.images:
         try:
             (prediction,) = clf.predict([Path(image)], top=args.top)
         except ImageReadError as error:
-            print(f"{image}: error: {error}", file=sys.stderr)
+            print(f"{image}: error: {error.message}", file=sys.stderr)
             failed += 1
             continue
         except RuntimeError as error:  # LiteRT could not run the model
-            raise UserError(f"LiteRT cannot run '{path}': {error}") from None
+            raise UserError(f"LiteRT cannot run '{clf.path}': {error}") from None
         print(image)
         width = max(len(name) for name, _ in prediction)
         for name, score in prediction:
@@ -58,3 +49,23 @@ def run(args) -> int:
               file=sys.stderr)
         return 1
     return 0
+
+
+def _load_model(path):
+    """The model as a LiteRTClassifier, or one line saying what is wrong with the file."""
+    if path.is_dir():
+        raise UserError(f"MODEL '{path}' is a folder, not a model file; give the .tflite file "
+                        "that 'build' wrote")
+    if not path.is_file():
+        raise UserError(f"MODEL '{path}' does not exist; check the path")
+    from ..tflite import LiteRTClassifier
+    try:
+        clf = LiteRTClassifier(path)
+    except (ValueError, OSError) as error:
+        raise UserError(f"'{path}' is not a model made by 'build': {error}") from None
+    if clf.input_kind != "image":
+        raise UserError(f"'{path}' takes {clf.dim}-d embeddings, not images; build it from "
+                        "album folders to classify image files")
+    if clf.label_note:
+        print(f"note: {clf.label_note}", file=sys.stderr)
+    return clf

@@ -45,6 +45,12 @@ ACCEPTED_SPECS = """\
   "/path/to/model.keras"                 a Keras model image -> embedding
   "/path/to/model.tflite"                a LiteRT/TFLite embedder"""
 
+# the accepted forms in one line, for an error message
+_ONE_LINE = ("efficientnet_lite0 (or default), pixels / pixels:<side> / pixels:<side>:rgb, "
+             "a TF Hub or Kaggle Models handle (https://tfhub.dev/... or "
+             "https://www.kaggle.com/models/...), a SavedModel folder, "
+             "keras:<Name>, a .keras file, a .tflite file")
+
 _REMOTE_PREFIXES = ("http://", "https://", "gs://")
 
 
@@ -90,6 +96,6 @@ def load_embedder(spec=None, **kwargs) -> Embedder:
     if path.is_dir():
         from .savedmodel import SavedModelEmbedder
         return SavedModelEmbedder.from_directory(path, spec=s, **kwargs)
-    hint = (f"\n{s!r} looks like a path but does not exist." if ("/" in s or os.sep in s)
+    hint = (f" {s!r} looks like a path but does not exist." if ("/" in s or os.sep in s)
             else "")
-    raise ValueError(f"unknown embedder spec {spec!r}.{hint} Accepted forms:\n{ACCEPTED_SPECS}")
+    raise ValueError(f"unknown embedder spec {spec!r}.{hint} Accepted forms: {_ONE_LINE}")

@@ -13,7 +13,8 @@ Input: RGB 224x224 on 0..255, scaled inside the model to [-1, 1] (that is
 
 The ``.pth`` is read torch-free through :mod:`._torch_pickle` (sha256 checked
 first); the converted Keras weights are cached as an ``.npz`` under
-``cache_dir("embedders")`` (written atomically, checksummed, rebuilt if corrupt).
+``cache_dir("embedders")`` (written atomically, checksummed, rebuilt if corrupt; a
+cache that cannot be written is read, and the weights are converted in memory).
 
 Example
 -------
@@ -31,9 +32,8 @@ import io
 
 import numpy as np
 
-from .._atomic import atomic_write_bytes
 from .._hashing import update_array
-from .._paths import cache_dir
+from .._paths import cache_dir, store_in_cache
 from .base import Embedder, keras_resize
 
 __all__ = ["EfficientNetLite0Embedder", "build_efficientnet_lite0", "BLOCKS",
@@ -170,7 +170,7 @@ def _digest(arrays: dict) -> str:
 
 
 def _cache_file():
-    return cache_dir("embedders") / (
+    return cache_dir("embedders", create=False) / (
         f"efficientnet_lite0-{WEIGHTS_SHA256[:16]}-v{CONVERSION_VERSION}.npz")
 
 
@@ -201,7 +201,7 @@ def load_keras_weights(pth=None, *, sha256=WEIGHTS_SHA256, use_cache=True) -> di
         if cache is not None:
             buf = io.BytesIO()
             np.savez(buf, __sha256__=np.array(_digest(flat)), **flat)
-            atomic_write_bytes(cache, buf.getvalue())
+            store_in_cache(cache, buf.getvalue())  # a read-only cache: converted each time
     weights = {}
     for key in sorted(flat, key=lambda k: (k.rsplit("/", 1)[0], int(k.rsplit("/", 1)[1]))):
         layer, _ = key.rsplit("/", 1)

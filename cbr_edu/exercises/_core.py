@@ -55,6 +55,20 @@ Rules of thumb:
   ``needs_notebook = True``: ``tests/test_exercises.py`` then skips the fresh-namespace
   solution tests, and the notebook harness (solutions filled in) is its test.
 
+What a check promises the learner:
+
+* ``evaluate`` never raises: an answer the check cannot use (NaN, a nested tuple,
+  the wrong type…) is *incorrect* feedback that says what came back, never a
+  traceback from inside the checker.
+* :meth:`Question.call` hands the learner's code **copies** of its inputs (arrays,
+  lists, tuples, dicts), so a right answer that normalises its inputs in place is
+  still judged on what it returns; a check that teaches "leave your inputs alone"
+  asks :meth:`Question.inputs_changed`.
+* Slow code is not silent: after ``slow_seconds`` (10 s) a note says the learner's
+  code is still running and how to stop it (interrupt the kernel); the code keeps
+  the main thread, so an interrupt stops it and becomes feedback too, and the final
+  feedback says how long it took.
+
 Strict mode (used by the test harness): environment variable
 ``CBR_EDU_STRICT_CHECKS`` — ``1`` / ``solved``: ``check()`` raises
 :class:`CheckFailed` unless the answer is correct; ``blank``: raises unless the
@@ -63,13 +77,18 @@ answer is "not attempted" (it raises on a correct answer too). Unset: never rais
 
 from __future__ import annotations
 
-import html
 import inspect
 import os
-import sys
+import threading
+import time
 import traceback
 
 import numpy as np
+
+from ._answers import describe, private_copy, same
+from ._display import Feedback as _Feedback
+from ._display import caller_namespace
+from ._display import show as _show
 
 __all__ = [
     "Question", "Wrong", "CheckFailed", "Blank", "____", "is_blank",
@@ -163,58 +182,6 @@ def random_vectors(n, dim, seed=None, unit=False):
     return x
 
 
-# ---------------------------------------------------------------- display
-
-_COLOURS = {"correct": "#2e7d32", "incorrect": "#c62828", "not attempted": "#1565c0",
-            "hint": "#6a1b9a", "solution": "#37474f"}
-_LABELS = {"correct": "Correct", "incorrect": "Incorrect", "not attempted": "Not attempted yet",
-           "hint": "Hint", "solution": "Solution"}
-
-
-class _Feedback:
-    """Rich (markdown) and plain-text feedback, shown in the notebook or terminal."""
-
-    def __init__(self, kind, message, label=None, code=None):
-        self.kind = kind
-        self.message = message
-        self.label = label or _LABELS[kind]
-        self.code = code
-
-    def _repr_markdown_(self):
-        colour = _COLOURS[self.kind]
-        text = f'<span style="color:{colour}; font-weight:bold">{html.escape(self.label)}</span>'
-        if self.message:
-            text += ": " + self.message
-        if self.code:
-            text += "\n\n```python\n" + self.code.rstrip() + "\n```"
-        return text
-
-    def __repr__(self):
-        text = self.label + (": " + self.message if self.message else "")
-        if self.code:
-            text += "\n\n" + self.code.rstrip()
-        return text
-
-
-def _in_notebook():
-    ip = sys.modules.get("IPython")
-    if ip is None:
-        return False
-    try:
-        shell = ip.get_ipython()
-    except Exception:
-        return False
-    return shell is not None and getattr(shell, "kernel", None) is not None
-
-
-def _show(feedback):
-    if _in_notebook():
-        from IPython.display import display
-        display(feedback)
-    else:
-        print(repr(feedback))
-
-
 # ---------------------------------------------------------------- questions
 
 _MISSING = object()
@@ -237,6 +204,7 @@ class Question:
     _title : str, optional
     _correct_message : str, optional — shown after "Correct"
     needs_notebook : bool — True when the check/solution read names only the notebook defines
+    slow_seconds : float — after this long, a note says the learner's code is still running
     """
 
     _var = ()
@@ -246,12 +214,16 @@ class Question:
     _title = ""
     _correct_message = ""
     needs_notebook = False
+    slow_seconds = 10.0
 
     def __init__(self):
         self._next_hint = 0
         self.seed = None
         self.last_outcome = None
         self._namespace = {}
+        self._handed = ((), ())   # (originals, copies) of the last call's inputs
+        self._returned = _MISSING  # what the learner's code last returned
+        self._seconds = 0.0        # time spent in the learner's code during this check
 
     # -- learner-facing -------------------------------------------------
     @property
@@ -261,7 +233,7 @@ class Question:
     def check(self, *answers):
         """Check the answer: ``q.check()`` looks the names up, ``q.check(x)`` uses ``x``."""
         frame = inspect.currentframe().f_back
-        namespace = _caller_namespace(frame)
+        namespace = caller_namespace(frame)
         del frame
         outcome = self.evaluate(*answers, namespace=namespace)
         self._report(outcome)
@@ -310,16 +282,42 @@ class Question:
         if any(is_blank(a) for a in answers):
             return self._remember(Outcome(
                 Outcome.NOT_ATTEMPTED, "replace the `____` placeholder(s) with your answer."))
+        return self._remember(self._timed(self._judge(answers)))
+
+    def _judge(self, answers):
+        """The outcome of ``_check``: every exception becomes feedback."""
+        self._returned, self._seconds = _MISSING, 0.0
         try:
             result = self._check(*answers)
         except NotAttempted as exc:
-            return self._remember(Outcome(
-                Outcome.NOT_ATTEMPTED, str(exc) or "replace the `____` placeholder(s)."))
+            return Outcome(Outcome.NOT_ATTEMPTED, str(exc) or "replace the `____` placeholder(s).")
         except (Wrong, AssertionError) as exc:
-            return self._remember(Outcome(Outcome.INCORRECT, str(exc) or "not quite."))
+            return Outcome(Outcome.INCORRECT, str(exc) or "not quite.")
+        except KeyboardInterrupt:
+            return Outcome(Outcome.INCORRECT, "the check was interrupted before it finished.")
+        except Exception as exc:  # noqa: BLE001 - an answer the check cannot use is feedback
+            return Outcome(Outcome.INCORRECT, self._unusable(exc, answers))
         if isinstance(result, str) and result:
-            return self._remember(Outcome(Outcome.INCORRECT, result))
-        return self._remember(Outcome(Outcome.CORRECT, self._correct_message))
+            return Outcome(Outcome.INCORRECT, result)
+        return Outcome(Outcome.CORRECT, self._correct_message)
+
+    def _unusable(self, exc, answers):
+        """Feedback for an answer the check could not work with (instead of a traceback)."""
+        if self._returned is not _MISSING:
+            got = f"your code returned {describe(self._returned)}"
+        else:
+            got = f"your answer is {describe(answers[0] if len(answers) == 1 else answers)}"
+        return (f"the check could not use what it got: {got} "
+                f"({type(exc).__name__}: {exc}). Return what the task asks for; `.hint()` "
+                "shows an example.")
+
+    def _timed(self, outcome):
+        """Say how long slow code took (the learner saw a "still running" note meanwhile)."""
+        if self._seconds > self.slow_seconds:
+            note = (f"(your code took {self._seconds:.0f} s; numpy operations on whole arrays "
+                    "are usually much faster than Python loops)")
+            outcome.message = f"{outcome.message} {note}".strip()
+        return outcome
 
     def _remember(self, outcome):
         self.last_outcome = outcome
@@ -351,24 +349,49 @@ class Question:
         return default
 
     def call(self, fn, *args, what=None, **kwargs):
-        """Call the learner's function; blank / NotImplementedError → not attempted,
-        any other exception → a clear *incorrect* message."""
+        """Call the learner's function on copies of ``args``; blank / NotImplementedError →
+        not attempted, any other exception or an interrupt → a clear *incorrect* message.
+
+        After ``slow_seconds`` a "still running" note is shown (the call goes on in
+        this thread, so interrupting the kernel stops it)."""
         what = what or getattr(fn, "__name__", "your function")
         if is_blank(fn):
             raise NotAttempted("replace the `____` placeholder(s) with your answer.")
         if not callable(fn):
             raise Wrong(f"`{what}` should be a function, got {type(fn).__name__}.")
+        copies = (private_copy(args), private_copy(kwargs))
+        self._handed = ((args, kwargs), copies)
+        watch = threading.Timer(self.slow_seconds, _show, args=(_Feedback(
+            "running", f"`{what}` has been running for {self.slow_seconds:g} s. If it never "
+                       "finishes, interrupt the kernel (■ or I, I) and look for a loop that "
+                       "does not end."),))
+        watch.daemon = True
+        start = time.perf_counter()
+        watch.start()
         try:
-            result = fn(*args, **kwargs)
+            result = fn(*copies[0], **copies[1])
         except NotImplementedError:
             raise NotAttempted(f"`{what}` still raises NotImplementedError; write its body.")
+        except KeyboardInterrupt:
+            raise Wrong(f"`{what}` was interrupted after {time.perf_counter() - start:.0f} s "
+                        "before it finished; look for a loop that does not end.") from None
         except Exception as exc:
             last = traceback.extract_tb(exc.__traceback__)[-1]
             where = f" (line {last.lineno}: `{last.line.strip()}`)" if last.line else ""
             raise Wrong(f"`{what}` raised {type(exc).__name__}: {exc}{where}") from None
+        finally:
+            watch.cancel()
+            self._seconds += time.perf_counter() - start
         if is_blank(result):
             raise NotAttempted(f"`{what}` still returns `____`; replace it with your answer.")
+        self._returned = result
         return result
+
+    def inputs_changed(self):
+        """True when the learner's code changed the inputs of the last :meth:`call`
+        (it worked on copies, so the check's own arrays are intact either way)."""
+        originals, copies = self._handed
+        return not same(originals, copies)
 
     @staticmethod
     def as_array(value, what="your answer"):
@@ -382,8 +405,8 @@ class Question:
         try:
             arr = np.asarray(value, dtype=np.float64)
         except (TypeError, ValueError):
-            raise Wrong(f"{what} should be a number or array, got {type(value).__name__}.") \
-                from None
+            raise Wrong(f"{what} should be a number or an array of numbers, got "
+                        f"{describe(value)}.") from None
         return arr
 
     def assert_shape(self, value, shape, what="your answer"):
@@ -400,6 +423,11 @@ class Question:
                 arr = arr.reshape(expected.shape)
             else:
                 raise Wrong(f"{what} has shape {arr.shape}; expected {expected.shape}.")
+        if not np.all(np.isfinite(arr)) and np.all(np.isfinite(expected)):
+            bad = int(np.sum(~np.isfinite(arr)))
+            raise Wrong(f"{what} contains NaN or infinite values ({bad} of {arr.size}): NaN "
+                        "usually comes from 0/0 and inf from dividing by zero — e.g. a "
+                        "vector of length zero.")
         if not np.allclose(arr, expected, rtol=rtol, atol=atol):
             if arr.size == 1:
                 raise Wrong(f"{what} gave {arr.item():.6g}; expected {expected.item():.6g}.")
@@ -407,21 +435,3 @@ class Question:
             raise Wrong(f"{what}: {bad} of {arr.size} values differ from the expected ones "
                         f"(largest difference {np.max(np.abs(arr - expected)):.3g}).")
         return arr
-
-
-def _caller_namespace(frame):
-    """Names visible to the learner: the IPython user namespace, else the caller's globals."""
-    namespace = {}
-    ip = sys.modules.get("IPython")
-    if ip is not None:
-        try:
-            shell = ip.get_ipython()
-        except Exception:
-            shell = None
-        if shell is not None:
-            namespace.update(shell.user_ns)
-    if frame is not None:
-        namespace.update(frame.f_globals)
-        if frame.f_locals is not frame.f_globals:
-            namespace.update(frame.f_locals)
-    return namespace

@@ -87,9 +87,10 @@ def _check_cache():
         probe.unlink()
         return [_row("cache folder", _OK, f"{root} ({_dir_size(root) / 1e6:.1f} MB; set "
                                           "CBR_EDU_CACHE_DIR to move it)")]
-    except OSError as exc:
-        return [_row("cache folder", _FAIL,
-                     f"{root} is not writable ({exc}); set CBR_EDU_CACHE_DIR")]
+    except OSError as exc:  # read-only or shared: read, but nothing new is kept
+        return [_row("cache folder", _WARN,
+                     f"{root} is not writable ({exc.strerror or exc}): what it holds is used, "
+                     "new results are not cached; set CBR_EDU_CACHE_DIR to keep them")]
 
 
 def _check_embedder():

@@ -24,8 +24,9 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
-from .read import (DEFAULT_MAX_PIXELS, IMAGE_EXTENSIONS, UNSUPPORTED_IMAGE_EXTENSIONS,
-                   ImageReadError, check_header, read_image)
+from .._errors import InputError
+from .read import (DEFAULT_MAX_PIXELS, IMAGE_EXTENSIONS, RAW_EXTENSIONS, ImageReadError,
+                   check_header, read_image)
 
 __all__ = ["Album", "AlbumError", "load_folder", "is_hidden"]
 
@@ -35,8 +36,11 @@ _JUNK_NAMES = frozenset({"__macosx", "thumbs.db", "desktop.ini", "@eadir",
 
 
 
-class AlbumError(ValueError):
+class AlbumError(InputError):
     """An album folder cannot become a data set; the message says why and what to do.
+
+    ``message`` leaves out the Python keyword that would change the outcome
+    (``python_hint``), for interfaces that have no such keyword.
 
     Example
     -------
@@ -347,9 +351,8 @@ def scan_album(root, *, extensions: Sequence[str] = IMAGE_EXTENSIONS) -> AlbumSc
             ext = f.suffix.lower()
             if ext in exts:
                 candidates.append((f, name))
-            elif ext in UNSUPPORTED_IMAGE_EXTENSIONS:
-                skipped.append((f, f"{UNSUPPORTED_IMAGE_EXTENSIONS[ext]} images are not "
-                                   f"supported; convert to JPEG or PNG"))
+            elif ext in RAW_EXTENSIONS:
+                skipped.append((f, "camera RAW files are not read; convert to JPEG or PNG"))
             else:
                 skipped.append((f, f"not an image file (extension '{ext or 'none'}')"))
     return AlbumScan(candidates, by_name, skipped)
@@ -403,8 +406,9 @@ def _check_classes(root, scan, labels, min_classes, allow_empty_classes):
     if empty and not allow_empty_classes:
         raise AlbumError(
             f"Class folder(s) without readable images: {', '.join(repr(c) for c in empty)} "
-            f"in '{root}'. Add images to them, remove the folder(s), or pass "
-            f"allow_empty_classes=True to drop them.{_skip_summary(scan.skipped)}")
+            f"in '{root}'. Add images to them or remove the folder(s)."
+            f"{_skip_summary(scan.skipped)}",
+            python_hint="Or pass allow_empty_classes=True to drop them.")
     for c in empty:
         scan.skipped.append((scan.class_folders[c],
                              "class folder has no readable images (class dropped)"))
@@ -413,5 +417,6 @@ def _check_classes(root, scan, labels, min_classes, allow_empty_classes):
         raise AlbumError(
             f"Album '{root}' has {len(class_names)} class(es) with images "
             f"({', '.join(class_names)}); at least {min_classes} are needed to build a "
-            f"classifier. Add another sub-folder of images, or pass min_classes=1.")
+            f"classifier. Add another sub-folder of images.",
+            python_hint="Or pass min_classes=1." if min_classes > 1 else "")
     return class_names, empty

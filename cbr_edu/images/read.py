@@ -20,6 +20,11 @@ Mode policy (what :func:`read_image` does to each Pillow mode):
   stretched min→max; NaN becomes 0.
 * Animated GIF / WebP / PNG and multi-page TIFF: the first frame.
 
+Formats are decided by content, not by the file name: whatever Pillow decodes is
+read (AVIF too where Pillow has it), a TIFF Pillow cannot decode (e.g. 4-channel
+32-bit float) is read with ``tifffile``, and a file nothing here decodes is named
+by what its first bytes say it is (HEIC, SVG, PDF, a video, an archive…).
+
 Sizes: the reader never crops and never upsizes (resizing to a model's input
 size is :mod:`cbr_edu.images.prepare`'s job). It only *downsizes* on request
 (``max_side``), to save memory with large photos; the aspect ratio is kept. JPEGs are then decoded at reduced scale
@@ -49,31 +54,34 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-__all__ = ["DEFAULT_MAX_PIXELS", "IMAGE_EXTENSIONS", "UNSUPPORTED_IMAGE_EXTENSIONS",
-           "ImageReadError", "read_image", "to_rgb", "check_header"]
+from .._errors import InputError
+
+__all__ = ["DEFAULT_MAX_PIXELS", "IMAGE_EXTENSIONS", "RAW_EXTENSIONS", "ImageReadError",
+           "read_image", "to_rgb", "check_header"]
 
 #: Images whose header claims more pixels than this are refused (50 MP).
 DEFAULT_MAX_PIXELS = 50_000_000
 
-#: File extensions an album load tries to read (lower case, with dot).
+#: File extensions an album load tries to read (lower case, with dot); the
+#: content then decides (a HEIC or SVG file is reported as such if it cannot be read).
 IMAGE_EXTENSIONS = frozenset({
     ".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".gif", ".webp", ".bmp", ".dib",
-    ".tif", ".tiff", ".ppm", ".pgm", ".pbm", ".pnm",
+    ".tif", ".tiff", ".ppm", ".pgm", ".pbm", ".pnm", ".avif", ".heic", ".heif",
+    ".svg", ".psd", ".qoi", ".tga", ".jp2",
 })
 
-#: Extensions we recognise as images Pillow cannot read here.
-UNSUPPORTED_IMAGE_EXTENSIONS = {
-    ".heic": "HEIC/HEIF", ".heif": "HEIC/HEIF", ".avif": "AVIF", ".svg": "SVG",
-    ".raw": "camera RAW", ".cr2": "camera RAW", ".nef": "camera RAW",
-    ".arw": "camera RAW", ".dng": "camera RAW", ".psd": "Photoshop",
-}
+#: Camera RAW files: a TIFF-like container whose first image is only a preview,
+#: so an album skips them by name rather than index the preview.
+RAW_EXTENSIONS = frozenset({".raw", ".cr2", ".cr3", ".nef", ".arw", ".dng", ".orf", ".rw2"})
+
+_CONVERT = "Convert it to JPEG or PNG first."
 
 
-class ImageReadError(ValueError):
+class ImageReadError(InputError):
     """An image file could not be read; the message names the file and a fix.
 
     ``path`` is the offending file and ``reason`` a short phrase (also used in
-    an album's skip list).
+    an album's skip list); ``message`` leaves out the Python keyword hint.
 
     Example
     -------
@@ -84,14 +92,12 @@ class ImageReadError(ValueError):
     file does not exist
     """
 
-    def __init__(self, path, reason: str, hint: str = ""):
+    def __init__(self, path, reason: str, hint: str = "", *, python_hint: str = ""):
         self.path = Path(path)
         self.reason = reason
         self.hint = hint
-        msg = f"Cannot read image '{path}': {reason}."
-        if hint:
-            msg += f" {hint}"
-        super().__init__(msg)
+        super().__init__(f"Cannot read image '{path}': {reason}. {hint}".strip(),
+                         python_hint=python_hint)
 
 
 # --------------------------------------------------------------------------- #
@@ -236,7 +242,9 @@ def read_image(path, *, max_pixels: int | None = DEFAULT_MAX_PIXELS,
     except ImageReadError:
         raise
     except Exception as error:  # noqa: BLE001 - every failure becomes one clear message
-        raise _read_error(path, error) from None
+        if not _is_tiff_pillow_cannot_open(path, error):
+            raise _read_error(path, error) from None
+        arr = _read_tiff(path, max_pixels, max_side)
     if arr.ndim != 3 or arr.shape[-1] != 3 or 0 in arr.shape:
         raise ImageReadError(path, f"decoded to an unexpected shape {arr.shape}",
                              "Re-export it as an RGB JPEG or PNG.")
@@ -254,18 +262,17 @@ def _check_file(path: Path) -> None:
         raise ImageReadError(path, f"cannot access the file ({e.strerror or e})",
                              "Check the file's permissions.") from None
     if stat.S_ISDIR(st.st_mode):
-        raise ImageReadError(path, "it is a folder, not a file",
-                             "Pass an image file, or load a folder of images as an album.")
+        raise ImageReadError(path, "it is a folder, not a file", "Pass an image file.",
+                             python_hint="To read a folder of class folders, use load_folder().")
     if not stat.S_ISREG(st.st_mode):
         raise ImageReadError(path, "not a regular file", "Pass an image file.")
+    if path.suffix.lower() in RAW_EXTENSIONS:
+        raise ImageReadError(path, "camera RAW files are not read (only their small preview "
+                                   "could be)", _CONVERT)
     if st.st_size == 0:
         raise ImageReadError(path, "empty file (0 bytes)",
                              "The file was probably not copied or downloaded completely; "
                              "replace it.")
-    kind = UNSUPPORTED_IMAGE_EXTENSIONS.get(path.suffix.lower())
-    if kind:
-        raise ImageReadError(path, f"{kind} images are not supported",
-                             "Convert it to JPEG or PNG first.")
 
 
 def _check_pixels(path: Path, size, max_pixels: int | None) -> None:
@@ -275,8 +282,8 @@ def _check_pixels(path: Path, size, max_pixels: int | None) -> None:
         raise ImageReadError(
             path, f"{w}×{h} = {w * h / 1e6:.1f} megapixels is above the limit of "
                   f"{max_pixels / 1e6:.1f} megapixels (decompression-bomb guard)",
-            "If the image is genuine, downsize it with an image editor, or pass "
-            "a larger max_pixels=.")
+            "If the image is genuine, downsize it with an image editor.",
+            python_hint="Or pass a larger max_pixels=.")
 
 
 def _load_rgb(im: Image.Image, max_side: int | None) -> Image.Image:
@@ -297,18 +304,103 @@ def _read_error(path: Path, error: Exception) -> ImageReadError:
     if isinstance(error, Image.DecompressionBombError):
         return ImageReadError(
             path, f"refused by Pillow's decompression-bomb guard ({error})",
-            "If the image is genuine, downsize it, or raise PIL.Image.MAX_IMAGE_PIXELS.")
+            "If the image is genuine, downsize it with an image editor.",
+            python_hint="Or raise PIL.Image.MAX_IMAGE_PIXELS.")
     if isinstance(error, UnidentifiedImageError):
-        return ImageReadError(path, "not an image file Pillow can read",
-                              "Check that it really is a JPEG/PNG/GIF/WebP/BMP/TIFF "
-                              "(the extension may be wrong).")
+        return _unreadable(path)
     if isinstance(error, MemoryError):
         return ImageReadError(path, "not enough memory to decode it",
-                              "Pass max_side= to downsize while reading.")
+                              "Downsize it with an image editor.",
+                              python_hint="Or pass max_side= to downsize while reading.")
     text = str(error) or type(error).__name__  # truncated data, broken headers, codecs…
     reason = ("truncated or corrupt image data" if "truncat" in text.lower()
               else f"corrupt or unsupported image ({text})")
     return ImageReadError(path, reason, "Open it in an image viewer; re-export or replace it.")
+
+
+# what a file's first bytes say it is: (test on the first 512 bytes, format name)
+_SIGNATURES = [
+    (lambda h: h.startswith(b"\xff\xd8\xff"), "JPEG"),
+    (lambda h: h.startswith(b"\x89PNG"), "PNG"),
+    (lambda h: h.startswith((b"GIF87a", b"GIF89a")), "GIF"),
+    (lambda h: h[:4] == b"RIFF" and h[8:12] == b"WEBP", "WebP"),
+    (lambda h: h.startswith((b"II*\0", b"MM\0*")), "TIFF"),
+    (lambda h: h[4:8] == b"ftyp" and h[8:12] in (b"avif", b"avis"), "AVIF"),
+    (lambda h: h[4:8] == b"ftyp" and h[8:12] in (b"heic", b"heix", b"hevc", b"hevx", b"heim",
+                                                 b"heis", b"mif1", b"msf1"), "HEIC/HEIF"),
+    (lambda h: h[4:8] == b"ftyp", "video (MP4/MOV)"),
+    (lambda h: h.startswith(b"8BPS"), "Photoshop (PSD)"),
+    (lambda h: h.startswith(b"%PDF"), "PDF document"),
+    (lambda h: h.startswith(b"PK\x03\x04"), "ZIP archive"),
+    (lambda h: b"<svg" in h.lower(), "SVG (vector)"),
+]
+
+
+def _content_kind(path: Path):
+    """The format a file's first bytes announce (see ``_SIGNATURES``), or None."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(512)
+    except OSError:
+        return None
+    return next((name for test, name in _SIGNATURES if test(head)), None)
+
+
+def _unreadable(path: Path) -> ImageReadError:
+    """A file Pillow does not recognise, named by its content rather than its name."""
+    kind = _content_kind(path)
+    named = f" (its name says '{path.suffix}')" if path.suffix else ""
+    if kind is None:
+        return ImageReadError(path, "not an image file Pillow can read",
+                              "Check that it really is a JPEG/PNG/GIF/WebP/BMP/TIFF image.")
+    if kind in ("JPEG", "PNG", "GIF", "WebP"):
+        return ImageReadError(path, f"a damaged {kind} file",
+                              "Open it in an image viewer; re-export or replace it.")
+    if kind in ("video (MP4/MOV)", "PDF document", "ZIP archive"):
+        return ImageReadError(path, f"it is a {kind}, not an image{named}",
+                              "Use an image file (extract or export the pictures first).")
+    return ImageReadError(path, f"a {kind} image, which cannot be decoded here{named}",
+                          _CONVERT)
+
+
+def _is_tiff_pillow_cannot_open(path: Path, error: Exception) -> bool:
+    return isinstance(error, UnidentifiedImageError) and _content_kind(path) == "TIFF"
+
+
+def _tiff_pixels(path: Path, max_pixels, *, decode: bool):
+    """The first page of a TIFF Pillow cannot decode, read with ``tifffile`` (or only its size)."""
+    try:
+        import tifffile
+    except ImportError:
+        raise ImageReadError(path, "a TIFF that Pillow cannot decode (e.g. 32-bit float)",
+                             "Save it as an 8-bit RGB TIFF, PNG or JPEG.") from None
+    try:
+        with tifffile.TiffFile(path) as tif:
+            page = tif.pages[0]
+            _check_pixels(path, (page.imagewidth, page.imagelength), max_pixels)
+            return page.asarray() if decode else None
+    except ImageReadError:
+        raise
+    except Exception as error:  # noqa: BLE001 - every failure becomes one clear message
+        raise ImageReadError(path, f"a TIFF that cannot be decoded ({error})",
+                             "Save it as an 8-bit RGB TIFF, PNG or JPEG.") from None
+
+
+def _read_tiff(path: Path, max_pixels, max_side):
+    """An RGB uint8 array of a TIFF Pillow cannot decode (float, many channels…)."""
+    pixels = _tiff_pixels(path, max_pixels, decode=True)
+    if pixels.ndim == 3 and pixels.shape[0] in (3, 4) and pixels.shape[-1] not in (3, 4):
+        pixels = np.moveaxis(pixels, 0, -1)  # planes first (planar configuration 2)
+    try:
+        rgb = to_rgb(pixels)
+    except ValueError as error:
+        raise ImageReadError(path, f"TIFF pixels that cannot be shown as RGB ({error})",
+                             "Save it as an 8-bit RGB TIFF, PNG or JPEG.") from None
+    if max_side is not None and max(rgb.shape[:2]) > max_side:
+        im = Image.fromarray(rgb)
+        im.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+        rgb = np.asarray(im)
+    return rgb
 
 
 def check_header(path: Path, max_pixels: int | None) -> None:
@@ -320,5 +412,8 @@ def check_header(path: Path, max_pixels: int | None) -> None:
             with Image.open(path) as im:
                 size = im.size
     except Exception as error:  # noqa: BLE001 - every failure becomes one clear message
-        raise _read_error(path, error) from None
+        if not _is_tiff_pillow_cannot_open(path, error):
+            raise _read_error(path, error) from None
+        _tiff_pixels(path, max_pixels, decode=False)
+        return
     _check_pixels(path, size, max_pixels)

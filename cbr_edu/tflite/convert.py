@@ -25,9 +25,8 @@ from __future__ import annotations
 import hashlib
 import json
 
-from .._atomic import atomic_write_bytes
 from .._hashing import update_array
-from .._paths import cache_dir
+from .._paths import cache_dir, store_in_cache
 from ._graph import read_model, schema
 
 __all__ = ["FORMAT_VERSION", "convert_embedder", "embedder_graph"]
@@ -76,11 +75,7 @@ def convert_embedder(embedder, *, image_size=None) -> tuple[bytes, bool]:
     converter = tf.lite.TFLiteConverter.from_concrete_functions(
         [module.call.get_concrete_function()], module)
     data = converter.convert()
-    try:
-        cache_file.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_bytes(cache_file, data)
-    except OSError:  # a read-only cache is not an error
-        pass
+    store_in_cache(cache_file, data)  # a read-only cache is not an error
     return data, False
 
 

@@ -18,7 +18,8 @@ range on unit vectors): the retrieval block is 4× smaller and runs LiteRT's
 hybrid kernel. The embedder and the aggregation stay float.
 
 Labels travel as standard TFLite model metadata (:mod:`cbr_edu.tflite.metadata`,
-as MediaPipe Tasks reads it) and in ``labels.txt`` beside the model. The input
+as MediaPipe Tasks reads it) and in a label file named after the model beside it
+(``pets.tflite`` -> ``pets.labels.txt``, so two models in one folder never share one). The input
 size and pixel normalisation in the metadata are read from the embedder's own
 Keras graph, so ``clf`` and ``clf.to_keras()`` export the same file contents.
 Files are written atomically and never overwritten unless ``overwrite=True``.
@@ -31,8 +32,8 @@ Example
 >>> clf = CbRClassifier().fit(np.eye(3), ["cat", "dog", "dog"])
 >>> out = os.path.join(tempfile.mkdtemp(), "pets.tflite")
 >>> result = export_tflite(clf, out)
->>> read_class_names(out), result.num_classes, result.input
-(['cat', 'dog'], 2, 'embedding')
+>>> read_class_names(out), result.num_classes, result.input, result.labels_path.name
+(['cat', 'dog'], 2, 'embedding', 'pets.labels.txt')
 """
 
 from __future__ import annotations
@@ -42,13 +43,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .._atomic import atomic_write_bytes
+from .._errors import InputError
 from ._graph import attach_metadata, new_model, pack
 from ._head import append_head
 from ._normalization import read_normalization
 from ._parts import parts_of
 from .convert import convert_embedder, embedder_graph
-from .metadata import (LABELS_FILE, METADATA_NAME, build_metadata, label_file_text,
-                       zip_associated_files)
+from .metadata import (LABELS_FILE, METADATA_NAME, build_metadata, check_side_labels,
+                       label_file_text, zip_associated_files)
 from .runtime import count_ops
 
 __all__ = ["export_tflite", "ExportResult"]
@@ -60,7 +62,8 @@ _MAX_FLATBUFFER = 2 ** 31 - 1  # flatbuffers cannot address more than 2 GB
 class ExportResult:
     """What :func:`export_tflite` wrote.
 
-    ``path`` and ``labels_path`` are the files; ``bytes`` the model size,
+    ``path`` and ``labels_path`` are the files (``labels_path`` is None when no
+    label file was written); ``bytes`` the model size,
     ``retrieval_bytes`` the size of the retrieval weights inside it; ``seconds``
     the wall time of the export (``stem_cached`` says whether the embedder's
     conversion came from the cache).
@@ -89,8 +92,8 @@ class ExportResult:
 
 
 def export_tflite(model_or_classifier, path, *, quantize=None, overwrite=False, class_names=None,
-                  labels_path="labels.txt", name=None, description=None) -> ExportResult:
-    """Write a CbR classifier to a ``.tflite`` file (with metadata) and ``labels.txt``.
+                  labels_file=True, name=None, description=None) -> ExportResult:
+    """Write a CbR classifier to a ``.tflite`` file (with metadata) and its label file.
 
     Parameters
     ----------
@@ -102,13 +105,14 @@ def export_tflite(model_or_classifier, path, *, quantize=None, overwrite=False, 
     quantize : None or "int8"
         ``"int8"`` stores the retrieval weights as int8 (per-row scales).
     overwrite : bool
-        Replace an existing file. Without it an existing model is an error; an
+        Replace existing files. Without it an existing model is an error; an
         existing label file is only an error if its content differs.
     class_names : list of str, optional
         One name per output column; default: the classifier's classes.
-    labels_path : str, PathLike or None
-        The label file beside the model (relative to the model's folder);
-        None writes no label file (the labels are in the model either way).
+    labels_file : bool
+        Also write the class names, one per line, to ``<model>.labels.txt``
+        beside the model (``pets.tflite`` -> ``pets.labels.txt``); False writes
+        none (the labels are in the model's metadata either way).
     name, description : str, optional
         Recorded in the metadata.
 
@@ -119,7 +123,7 @@ def export_tflite(model_or_classifier, path, *, quantize=None, overwrite=False, 
     Raises
     ------
     FileExistsError
-        ``path`` (or a different ``labels_path``) exists and ``overwrite`` is False.
+        ``path`` (or its label file, with other names) exists and ``overwrite`` is False.
     ValueError
         Not a fitted CbR classifier/model, bad labels, or too large for one file.
     """
@@ -131,7 +135,7 @@ def export_tflite(model_or_classifier, path, *, quantize=None, overwrite=False, 
     if class_names is not None:
         parts.class_names = _given_class_names(class_names, len(parts.class_names))
     label_text = label_file_text(parts.class_names)
-    side = _label_path(path, labels_path, label_text, overwrite=overwrite)
+    side = check_side_labels(path, label_text, overwrite=overwrite) if labels_file else None
     _check_size(parts.index.shape, quantize)
 
     stem_cached = None
@@ -166,7 +170,7 @@ def _check_model_path(path, *, overwrite):
     if not path.parent.is_dir():
         raise FileNotFoundError(f"folder {path.parent} does not exist; create it first")
     if path.exists() and not overwrite:
-        raise FileExistsError(f"{path} exists; pass overwrite=True (--overwrite) to replace it")
+        raise FileExistsError(f"{path} exists; pass overwrite=True to replace it")
     return path
 
 
@@ -177,26 +181,13 @@ def _given_class_names(class_names, num_classes):
     return class_names
 
 
-def _label_path(path, labels_path, label_text, *, overwrite):
-    """The label file beside the model (None for none); refuses to replace other labels."""
-    if labels_path is None:
-        return None
-    side = Path(labels_path)
-    side = side if side.is_absolute() else path.parent / side
-    if side.exists() and not overwrite and side.read_bytes() != label_text:
-        raise FileExistsError(
-            f"{side} exists with other labels; pass overwrite=True, or labels_path= "
-            "another name (e.g. '<model>_labels.txt')")
-    return side
-
-
 def _check_size(shape, quantize):
     n, d = shape
     weight_bytes = n * d * (1 if quantize == "int8" else 4)
     if weight_bytes > _MAX_FLATBUFFER - (64 << 20):
-        raise ValueError(f"an index of {n} x {d} is {weight_bytes / 2**30:.1f} GB of weights: "
-                         "too large for one .tflite file (2 GB)"
-                         + ("" if quantize else "; try quantize='int8' (4x smaller)"))
+        raise InputError(f"an index of {n} x {d} is {weight_bytes / 2**30:.1f} GB of weights: "
+                         "too large for one .tflite file (2 GB).",
+                         python_hint="" if quantize else "Try quantize='int8' (4x smaller).")
 
 
 def _metadata(parts, quantize, name, description) -> bytes:

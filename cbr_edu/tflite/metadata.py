@@ -39,6 +39,7 @@ import flatbuffers
 from flatbuffers import table as fb_table
 
 __all__ = ["METADATA_NAME", "METADATA_IDENTIFIER", "MIN_PARSER_VERSION", "LABELS_FILE",
+           "side_labels_path", "check_side_labels",
            "build_metadata", "parse_metadata", "zip_associated_files",
            "read_associated_file", "label_file_text", "read_metadata", "read_class_names"]
 
@@ -274,6 +275,34 @@ def read_associated_file(path_or_bytes, name) -> bytes:
 
 
 # --------------------------------------------------------------------------- labels and model files
+
+def side_labels_path(model_path) -> Path:
+    """The label file kept beside a model: ``pets.tflite`` -> ``pets.labels.txt``.
+
+    Named after its model, so two models in one folder never share one.
+
+    >>> side_labels_path("out/pets.tflite").as_posix()
+    'out/pets.labels.txt'
+    """
+    model_path = Path(model_path)
+    return model_path.with_name(f"{model_path.stem}.labels.txt")
+
+
+def check_side_labels(model_path, label_text: bytes, *, overwrite=False) -> Path:
+    """The label file to write beside ``model_path``; refuses to replace other labels.
+
+    Raises FileExistsError when the file holds other labels (unless ``overwrite``)
+    and IsADirectoryError when a folder has its name.
+    """
+    side = side_labels_path(model_path)
+    if side.is_dir():
+        raise IsADirectoryError(f"{side} is a folder; the model's label file goes there: "
+                                "rename the folder or the model")
+    if side.exists() and not overwrite and side.read_bytes() != label_text:
+        raise FileExistsError(f"{side} exists with other labels; pass overwrite=True to "
+                              "replace it, or choose another model name")
+    return side
+
 
 def label_file_text(names) -> bytes:
     """The label file for class ``names``: one per line, UTF-8.

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from ._graph import schema
-from .metadata import read_class_names
+from .metadata import read_class_names, side_labels_path
 
 __all__ = ["LiteRTClassifier", "count_ops"]
 
@@ -51,9 +51,15 @@ def count_ops(path_or_bytes) -> Counter:
 class LiteRTClassifier:
     """Run an exported CbR ``.tflite`` model with ``ai_edge_litert``.
 
+    Class names come from the model's metadata; a model without metadata uses
+    its label file ``<model>.labels.txt`` only when that file has one name per
+    output column. A label file that disagrees with the metadata is ignored, and
+    ``label_note`` says so.
+
     Attributes
     ----------
-    labels : list of str — class names (from the metadata, else ``labels.txt`` beside it).
+    class_names : list of str — one per output column.
+    label_note : str — why a label file beside the model was not used ("" if none).
     input_kind : "image" or "embedding"
     input_size : (H, W) for image models, else None.
     dim : int — embedding size for embedding models.
@@ -62,27 +68,28 @@ class LiteRTClassifier:
     def __init__(self, path, *, num_threads=None):
         from ai_edge_litert.interpreter import Interpreter
         self.path = Path(path)
+        if self.path.is_dir():
+            raise IsADirectoryError(f"{self.path} is a folder, not a model file; give the "
+                                    ".tflite file inside it")
         if not self.path.is_file():
             raise FileNotFoundError(f"model file {self.path} does not exist")
         try:
-            self.class_names = read_class_names(self.path)
-        except ValueError:
-            side = self.path.parent / "labels.txt"
-            if not side.is_file():
-                raise
-            self.class_names = side.read_text("utf-8").splitlines()
-        try:
             self._interpreter = Interpreter(model_path=str(self.path), num_threads=num_threads)
+            self._interpreter.allocate_tensors()
         except Exception as error:  # noqa: BLE001 - LiteRT raises ValueError/RuntimeError
             raise ValueError(f"{self.path} cannot be loaded by LiteRT: {error}") from None
-        self._interpreter.allocate_tensors()
         self._input = self._interpreter.get_input_details()[0]
         self._output = self._interpreter.get_output_details()[0]
         shape = tuple(int(v) for v in self._input["shape"])
         if len(shape) == 4:
             self.input_kind, self.input_size, self.dim = "image", shape[1:3], None
+            if self._input["dtype"] != np.uint8:
+                raise ValueError(
+                    f"{self.path} takes {np.dtype(self._input['dtype']).name} pixels, not "
+                    "uint8 RGB: it is not a classifier made by export_tflite (an embedder?)")
         else:
             self.input_kind, self.input_size, self.dim = "embedding", None, shape[-1]
+        self.class_names, self.label_note = _class_names(self.path, int(self._output["shape"][-1]))
         self._batch = 1
 
     def __repr__(self):
@@ -122,3 +129,33 @@ class LiteRTClassifier:
         top = max(1, min(int(top), scores.shape[1]))
         order = np.argsort(-scores, axis=1, kind="stable")[:, :top]
         return [[(self.class_names[j], float(row[j])) for j in idx] for row, idx in zip(scores, order)]
+
+
+def _class_names(path, columns):
+    """``(class names, note)``: the metadata's names, else a matching label file."""
+    side = side_labels_path(path)
+    try:
+        side_names = side.read_text("utf-8").splitlines() if side.is_file() else None
+    except (OSError, UnicodeDecodeError):
+        side_names = None
+    try:
+        names = read_class_names(path)
+    except ValueError:
+        names = None
+    if names is not None:
+        note = ""
+        if side_names is not None and side_names != names:
+            note = (f"{side.name} differs from the class names inside {path.name}; "
+                    "using the model's")
+        if len(names) != columns:
+            raise ValueError(f"{path} is damaged: its metadata names {len(names)} classes "
+                             f"for {columns} outputs; export it again")
+        return names, note
+    if side_names is None:
+        raise ValueError(f"{path} has no class names: no metadata inside and no {side.name} "
+                         "beside it; export it with export_tflite (or build)")
+    if len(side_names) != columns:
+        raise ValueError(f"{side} has {len(side_names)} class names but {path.name} has "
+                         f"{columns} outputs: the file belongs to another model; export "
+                         "the model again")
+    return side_names, ""
