@@ -75,6 +75,9 @@ def main(argv=None):
     p.add_argument("--queries", type=int, default=1000, help="agreement queries (default 1000)")
     p.add_argument("--rounds", type=int, default=5,
                    help="timed batches of 256 per method (batch 1: ten times as many)")
+    p.add_argument("--methods", default=None,
+                   help="a subset, separated by ';', of: exact float32; exact int8; Flat; "
+                        "IVF,Flat; IVF,PQ; HNSW32 (default: all)")
     p.add_argument("--json", default="out/bench_large_index.json", metavar="OUT.json",
                    help="where to write the rows (default %(default)s; '' to skip)")
     p.add_argument("--plot", default="out/bench_large_index.png", metavar="OUT.png",
@@ -83,13 +86,17 @@ def main(argv=None):
 
     from cbr_edu.scale import require
     require(what="benchmarks/bench_large_index.py")
-    from cbr_edu.scale.compare import compare_indexes, plot_indexes
+    from cbr_edu.scale.compare import METHODS, compare_indexes, plot_indexes
     sizes = [int(s) for s in (FULL_SIZES if args.full else args.sizes).split(",")]
     for line in _environment():
         print(line)
     start = time.perf_counter()
+    methods = METHODS if args.methods is None else [m.strip() for m in args.methods.split(";")]
+    unknown = sorted(set(methods) - set(METHODS))
+    if unknown:
+        p.error(f"--methods: unknown {unknown}; choose from {'; '.join(METHODS)}")
     rows = compare_indexes(sizes, dim=args.dim, queries=args.queries, rounds=args.rounds,
-                           report=lambda line: print(line, flush=True))
+                           methods=methods, report=lambda line: print(line, flush=True))
     seconds = time.perf_counter() - start
     print()
     print(table(rows))

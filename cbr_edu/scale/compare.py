@@ -21,10 +21,10 @@ command line; notebook 08 runs small sizes.
 
 Example
 -------
->>> rows = compare_indexes([2000], dim=16, queries=64, methods=["Flat", "HNSW32"],
+>>> rows = compare_indexes([2000], dim=16, queries=64, methods=["exact int8", "Flat"],
 ...                        rounds=2, report=None)
 >>> [(r["method"], r["agreement"]) for r in rows]
-[('faiss Flat', 1.0), ('faiss HNSW32', 1.0)]
+[('exact int8', 1.0), ('faiss Flat', 1.0)]
 """
 
 from __future__ import annotations
@@ -93,7 +93,7 @@ class _Exact:
         start = time.perf_counter()
         model = build_cbr_model(index, labels)
         path = os.path.join(folder, f"exact-{quantize or 'float32'}.tflite")
-        result = export_tflite(model, path, quantize=quantize, labels_path=None, overwrite=True)
+        result = export_tflite(model, path, quantize=quantize, labels_file=False, overwrite=True)
         self.build_s = time.perf_counter() - start
         self.bytes = result.bytes
         self.classes = np.unique(labels)
