@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup browser-setup demo test test-browser lab bench clean-venv
+.PHONY: setup browser-setup demo test test-browser lab bench scale clean-venv
 
 setup: $(STAMP)
 
@@ -49,6 +49,12 @@ bench: setup
 	$(BENCH) benchmarks/bench_int8_embedder.py
 	$(BENCH) benchmarks/bench_tflite.py --queries 500
 	$(BENCH) benchmarks/bench_builder.py
+	$(BIN)/python -m pip install --quiet -r requirements-scale.txt
+	$(BENCH) benchmarks/bench_large_index.py
+
+# The optional 'scale' extra: the Beam pipeline (python -m cbr_edu embed) and FAISS.
+scale: setup
+	$(BIN)/python -m pip install --quiet -r requirements-scale.txt
 
 clean-venv:
 	rm -rf $(VENV)
