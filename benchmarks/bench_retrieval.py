@@ -5,7 +5,8 @@ Every contender is timed in the same run, interleaved round by round, and
 reported as a ratio to the BLAS floor: numpy ``q @ W`` with ``W`` stored D×N
 (the cost of the similarities alone, nothing else). Target: the CbR model
 (``build_cbr_model``, float32, ``predict_on_batch``) at ≤1.2× the floor at both
-batch sizes. The order of the contenders rotates every round and each call
+batch sizes; ``predict`` is timed too, to show what Keras's per-call input pipeline
+adds on top. The order of the contenders rotates every round and each call
 starts after a short rest (``--settle``): BLAS and TensorFlow worker threads spin
 for a moment after a call returns, and on 2 cores that slowed whichever ran next
 (timed right after numpy, the model looked 1.4-1.6× the floor at b=1).
@@ -70,7 +71,8 @@ def main():
 
     n, d, c = args.instances, args.dim, args.classes
     print(f"N={n:,} D={d} C={c:,} float32 | Python {platform.python_version()}, "
-          f"TensorFlow {tf.__version__}, Keras {keras.__version__}, {os.cpu_count()} CPUs")
+          f"TensorFlow {tf.__version__}, Keras {keras.__version__}, {os.cpu_count()} CPUs, "
+          f"load average {os.getloadavg()[0]:.1f}")
     for pool in threadpool_info():
         owner = "numpy" if "numpy" in pool.get("filepath", "") else os.path.basename(
             os.path.dirname(pool.get("filepath", "?")))
@@ -102,6 +104,7 @@ def main():
         contenders = {
             "BLAS floor: numpy q @ W": lambda: queries @ floor_weights,
             "CbR Keras model (predict_on_batch)": lambda: model.predict_on_batch(queries),
+            "CbR Keras model (predict)": lambda: model.predict(queries, verbose=0),
             "scikit-learn brute cosine 1-NN": lambda: knn.kneighbors(queries, 1),
         }
         if faiss_index is not None:
@@ -127,6 +130,10 @@ def main():
     print("CbR Keras model vs BLAS floor: " + ", ".join(f"b={b}: {r:.2f}×" for b, r in cbr.items())
           + (" — meets the ≤1.2× target at every batch size" if not missed
              else f" — misses the ≤1.2× target at {', '.join(missed)}"))
+    extra = {b: ms for b, name, ms, _ in rows if name == "CbR Keras model (predict)"}
+    print("model.predict() builds Keras's input pipeline (tf.data) on every call: "
+          + ", ".join(f"b={b}: {ms:.0f} ms" for b, ms in extra.items()) + "; CbRClassifier "
+          "calls its model through a tf.function, as predict_on_batch does")
 
 if __name__ == "__main__":
     main()
