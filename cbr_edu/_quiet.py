@@ -1,0 +1,167 @@
+"""Tool notes kept out of what learners see; every other warning and error kept.
+
+TensorFlow writes CUDA probes and oneDNN notes to file descriptor 2 while it loads,
+before its logging is set up, so ``TF_CPP_MIN_LOG_LEVEL`` cannot stop them (in a
+notebook they show as a red block); LiteRT announces its XNNPACK delegate the same way.
+:func:`native_stderr_filtered` sends fd 2 to a temporary file for a block, then writes
+back every line that is not one of those notes. :func:`quiet_tensorflow_start` (run by
+``import cbr_edu``) makes the first ``import tensorflow`` — by anyone, through any
+module — load inside it, and filters TensorFlow's Python-level notes about Keras' and
+cbr-edu's own functions (retracing, assets written, the converter's deprecation note).
+A learner's own ``tf.function`` that retraces still gets its warning.
+
+``CBR_EDU_TOOL_LOGS=1`` turns all of this off (to see what the tools say).
+
+Example
+-------
+>>> import os
+>>> with native_stderr_filtered():
+...     _ = os.write(2, b"INFO: Created TensorFlow Lite XNNPACK delegate for CPU.\\n")
+>>> is_tool_note("E0000 00:00:1.5  12 cuda_platform.cc:52] failed call to cuInit: ...")
+True
+>>> is_tool_note("UserWarning: something a learner should read")
+False
+"""
+
+from __future__ import annotations
+
+import importlib.abc
+import importlib.util
+import logging
+import os
+import re
+import sys
+import tempfile
+from contextlib import contextmanager
+
+__all__ = ["TOOL_LOGS_ENV", "is_tool_note", "native_stderr_filtered",
+           "quiet_tensorflow_start", "ToolNoteFilter"]
+
+TOOL_LOGS_ENV = "CBR_EDU_TOOL_LOGS"
+
+# Lines the native libraries print on their own; anything else is written back.
+_NATIVE_NOTES = re.compile(
+    r"WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR"
+    r"|I\d{4} \S+ +\d+ \S+\] "                 # absl INFO lines (oneDNN, cudart stub…)
+    r"|[WE]\d{4} \S+ +\d+ "                    # CUDA / TensorRT probes on CPU machines
+    r"(cuda\w*|cudart_stub|gpu\w*|tf_trt\w*|dso_loader)\.cc:\d+\] "
+    r"|INFO: Created TensorFlow Lite XNNPACK delegate for CPU\."
+    r"|INFO: Initialized TensorFlow Lite runtime\.")
+
+# TensorFlow's Python-level notes about code that is not the learner's.
+_PYTHON_NOTES = re.compile(
+    r"\d+ out of the last \d+ calls to <function "
+    r"(TensorFlowTrainer\.make_\w+_function|CbRClassifier\.|_HeadTrainer\.)"
+    r"|Assets written to: "
+    r"|Please consider providing the trackable_obj argument")
+
+
+def tool_logs_shown() -> bool:
+    """True when ``$CBR_EDU_TOOL_LOGS`` asks to see the tools' own notes."""
+    return os.environ.get(TOOL_LOGS_ENV, "").strip().lower() not in ("", "0", "false", "no")
+
+
+def is_tool_note(line: str) -> bool:
+    """True for a line a tool prints on its own (start-up notes, delegate announcements)."""
+    return bool(_NATIVE_NOTES.match(line.strip("\r\n")))
+
+
+@contextmanager
+def native_stderr_filtered():
+    """Run the block with fd 2 captured; afterwards write back the lines that are not notes.
+
+    Output of the block that is kept arrives when the block ends. Where fd 2 cannot be
+    duplicated (no console), or with ``CBR_EDU_TOOL_LOGS=1``, the block runs as it is.
+    """
+    if tool_logs_shown():
+        yield
+        return
+    try:
+        saved = os.dup(2)
+    except OSError:
+        yield
+        return
+    with tempfile.TemporaryFile() as captured:
+        _flush_stderr()
+        os.dup2(captured.fileno(), 2)
+        try:
+            yield
+        finally:
+            _flush_stderr()
+            os.dup2(saved, 2)
+            os.close(saved)
+            captured.seek(0)
+            text = captured.read().decode("utf-8", errors="replace")
+            kept = "".join(ln for ln in text.splitlines(keepends=True) if not is_tool_note(ln))
+            if kept:
+                os.write(2, kept.encode("utf-8"))
+
+
+def _flush_stderr():
+    for stream in (sys.stderr, sys.__stderr__):
+        try:
+            stream.flush()
+        except (AttributeError, OSError, ValueError):
+            pass
+
+
+class ToolNoteFilter(logging.Filter):
+    """Drops TensorFlow's notes about Keras' and cbr-edu's own functions (see module doc)."""
+
+    def filter(self, record):
+        try:
+            message = record.getMessage()
+        except Exception:  # a record that cannot format is not ours to judge  # noqa: BLE001
+            return True
+        return not _PYTHON_NOTES.match(message)
+
+
+class _QuietLoader(importlib.abc.Loader):
+    """Loads a module with the real loader, inside :func:`native_stderr_filtered`."""
+
+    def __init__(self, loader):
+        self._loader = loader
+
+    def create_module(self, spec):
+        return self._loader.create_module(spec)
+
+    def exec_module(self, module):
+        with native_stderr_filtered():
+            self._loader.exec_module(module)
+            # the CUDA probe runs at the first device lookup: here, not in a later cell
+            module.config.list_physical_devices()
+        _filter_tensorflow_logger()
+
+    def __getattr__(self, name):  # resources, source and the rest: the real loader's
+        return getattr(self._loader, name)
+
+
+class _QuietStart(importlib.abc.MetaPathFinder):
+    """Finds ``tensorflow`` once and hands it to :class:`_QuietLoader`."""
+
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname != "tensorflow":
+            return None
+        if self in sys.meta_path:
+            sys.meta_path.remove(self)
+        spec = importlib.util.find_spec(fullname)
+        if spec is not None and spec.loader is not None:
+            spec.loader = _QuietLoader(spec.loader)
+        return spec
+
+
+def _filter_tensorflow_logger():
+    for name in ("tensorflow", "absl"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, ToolNoteFilter) for f in logger.filters):
+            logger.addFilter(ToolNoteFilter())
+
+
+def quiet_tensorflow_start():
+    """Load TensorFlow (when it is first imported) with its start-up notes filtered."""
+    if tool_logs_shown():
+        return
+    if "tensorflow" in sys.modules:
+        _filter_tensorflow_logger()
+    elif not any(isinstance(f, _QuietStart) for f in sys.meta_path):
+        sys.meta_path.insert(0, _QuietStart())
