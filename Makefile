@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup browser-setup demo test test-browser lab bench clean-venv
+.PHONY: setup browser-setup demo test test-browser lab instructor bench clean-venv
 
 setup: $(STAMP)
 
@@ -38,6 +38,10 @@ test-browser: browser-setup
 
 lab: setup
 	$(BIN)/jupyter lab notebooks/
+
+# The instructor edition: every notebook run with its solutions, as pages in out/instructor/.
+instructor: setup
+	$(BIN)/python -m cbr_edu.instructor --out out/instructor
 
 # Benchmarks print ratios measured side by side in one run. OPENBLAS_CORETYPE /
 # OPENBLAS_L2_SIZE slow numpy's reference, so they are unset for this command only.

@@ -9,12 +9,19 @@
   "not attempted" (a checker that calls a blank answer correct fails too).
 * ``test_runs_solved`` — pastes each question's ``solution_code`` into the cells
   tagged ``{"tags": ["exercise"], "exercise": "<module>.<qN>"}`` and executes with
-  ``CBR_EDU_STRICT_CHECKS=1``: every ``check()`` must print "Correct".
+  ``CBR_EDU_STRICT_CHECKS=1``: every ``check()`` must print "Correct". The executed
+  notebook then becomes its instructor-edition page (``make instructor``), which must
+  show every plot and no widget placeholder.
+
+Both runs must show learners nothing of what ``cbr_edu.instructor.execute.problems``
+lists: no error, nothing on stderr, no tool log line, no unrounded number — except
+in a cell tagged ``tool-log`` (a lesson that shows a tool's own line on purpose).
+The execution itself is ``cbr_edu.instructor.execute``, shared with ``make instructor``.
 
 All kernels share one ``CBR_EDU_CACHE_DIR`` (the session's, from ``conftest.py``),
 so the EfficientNet-Lite0 conversion and the embeddings are computed once. Kernels
-run the interpreter running the tests (the first executed cell asserts it),
-``MPLBACKEND=Agg``. A failure names the notebook and the cell (index, tags and
+run the interpreter running the tests (the first executed cell asserts it), with
+plots drawn as in Jupyter. A failure names the notebook and the cell (index, tags and
 first line). Wall times are printed at the end of the module and, when
 ``CBR_EDU_NB_TIMINGS`` names a file, written there as JSON.
 
@@ -38,6 +45,7 @@ from cbr_edu.instructor.execute import (KERNEL_NAME, NotebookFailed, cell_second
                                         describe_cell, exercise_id, problems, question)
 from cbr_edu.instructor.execute import execute as run_notebook
 from cbr_edu.instructor.execute import text_outputs
+from cbr_edu.instructor.render import instructor_page
 
 try:  # the module also works as a script (--fix) without pytest
     import pytest
@@ -190,8 +198,15 @@ if pytest is not None:
 
     @skip_exec
     @pytest.mark.parametrize("nb_path", NOTEBOOKS, ids=ids)
-    def test_runs_solved(nb_path):
-        _run(nb_path, solved=True)
+    def test_runs_solved(nb_path, tmp_path):
+        run = _run(nb_path, solved=True)
+        page = instructor_page(run, tmp_path / f"{nb_path.stem}.html", seconds=0).read_text(
+            encoding="utf-8")
+        pictures = sum(1 for cell in run.cells for out in cell.get("outputs", [])
+                       if "image/png" in out.get("data", {}))
+        assert page.count("<img") >= pictures, f"{nb_path.name}: a plot is missing on its page"
+        assert "widget-view+json" not in page and "widget-state+json" not in page, \
+            f"{nb_path.name}: its page has a widget placeholder instead of the last picture"
 
 
 # ------------------------------------------------------------------ script

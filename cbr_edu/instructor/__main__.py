@@ -2,8 +2,9 @@
 
 Runs every notebook in ``notebooks/`` with the solutions filled in (the execution the
 notebook tests use), offline, and writes ``out/instructor/<notebook>.html`` and
-``index.html``; the instructor notes and the learner handout (``docs/``) become pages
-beside them. A notebook that fails stops the run with the cell that failed.
+``index.html``; the instructor notes and the learner handout
+(``docs/instructor/notes.md``, ``handout.md``), when present, become pages beside them
+and the index links to them. A notebook that fails stops the run with the cell that failed.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pathlib import Path
 from .execute import NotebookFailed, describe_cell, execute, problems
 from .render import instructor_page, page_title, render_markdown, time_estimate, write_index
 
-DOCUMENTS = (("instructor_notes.md", "notes.html", "instructor notes"),
+DOCUMENTS = (("notes.md", "notes.html", "instructor notes"),
              ("handout.md", "handout.html", "learner handout (one page, printable)"))
 
 
@@ -26,8 +27,9 @@ def main(argv=None):
                                      description=__doc__.splitlines()[0].split(": ", 1)[1])
     parser.add_argument("--notebooks", default="notebooks", type=Path,
                         help="the folder of notebooks (default: notebooks)")
-    parser.add_argument("--docs", default="docs", type=Path,
-                        help="the folder with instructor_notes.md and handout.md")
+    parser.add_argument("--docs", default=Path("docs") / "instructor", type=Path,
+                        help="the folder with notes.md and handout.md, linked from the index "
+                             "when present (default: docs/instructor)")
     parser.add_argument("--out", default=Path("out") / "instructor", type=Path,
                         help="where the pages go (default: out/instructor)")
     parser.add_argument("--only", default="",
