@@ -1,0 +1,66 @@
+"""Learners see no tool notes: TensorFlow's start-up lines, LiteRT's delegate note, and
+TensorFlow's notes about Keras' own functions; every other warning still shows."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from cbr_edu._quiet import TOOL_LOGS_ENV, ToolNoteFilter, is_tool_note, native_stderr_filtered
+
+START = """
+import sys
+import cbr_edu
+import keras            # imports TensorFlow, the way most notebooks first do
+import tensorflow as tf
+tf.constant(1.0) + 1
+import warnings
+warnings.warn("a warning a learner must read")
+"""
+
+
+def run_python(code, **env):
+    full = {k: v for k, v in os.environ.items() if k not in ("TF_CPP_MIN_LOG_LEVEL", TOOL_LOGS_ENV)}
+    full.update(env)
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env=full, timeout=300, check=True)
+
+
+@pytest.fixture(scope="module")
+def start_quiet():
+    return run_python(START)
+
+
+def test_tensorflow_starts_without_its_notes(start_quiet):
+    lines = start_quiet.stderr.splitlines()
+    assert not [ln for ln in lines if "absl::InitializeLog" in ln or "cuda" in ln.lower()
+                or ln[:1] in "IWE" and ln[1:5].isdigit()], start_quiet.stderr
+    assert any("a warning a learner must read" in ln for ln in lines), start_quiet.stderr
+
+
+def test_the_notes_are_really_there_without_cbr_edu():
+    """What the filter removes exists: with CBR_EDU_TOOL_LOGS=1 TensorFlow says it."""
+    shown = run_python(START, **{TOOL_LOGS_ENV: "1"})
+    assert any(is_tool_note(ln) for ln in shown.stderr.splitlines()), shown.stderr
+
+
+def test_lines_that_are_not_notes_come_back(capfd):
+    with native_stderr_filtered():
+        os.write(2, b"INFO: Created TensorFlow Lite XNNPACK delegate for CPU.\n")
+        os.write(2, b"E0000 00:00:1.2   7 cuda_platform.cc:52] failed call to cuInit\n")
+        os.write(2, b"Error: the file cat.jpg cannot be read\n")
+    err = capfd.readouterr().err
+    assert err == "Error: the file cat.jpg cannot be read\n"
+
+
+def test_a_learners_own_retracing_warning_is_kept():
+    note = ToolNoteFilter()
+
+    def record(function):
+        message = (f"5 out of the last 5 calls to <function {function} at 0x7f> triggered "
+                   "tf.function retracing. Tracing is expensive")
+        return __import__("logging").LogRecord("tensorflow", 30, "", 0, message, None, None)
+
+    assert not note.filter(record("TensorFlowTrainer.make_predict_function.<locals>.step"))
+    assert note.filter(record("my_step"))
