@@ -1,5 +1,6 @@
-"""The checkers: each accepts its own solution, rejects typical mistakes, and calls a
-blank answer "not attempted"; plus the framework (hints, strict mode, name lookup)."""
+"""The checkers: each accepts its own solution and calls a blank answer "not attempted";
+plus the framework (hints, strict mode, name lookup, carrying an answer forward). The
+named wrong answers of every question are in ``test_exercises_battery.py``."""
 
 import importlib
 import pkgutil
@@ -10,9 +11,6 @@ import pytest
 import cbr_edu.exercises as exercises
 from cbr_edu.exercises import (STRICT_ENV, CheckFailed, Outcome, Question, Wrong, ____,
                                is_blank)
-from cbr_edu.exercises import nb01_similarity as nb01
-from cbr_edu.exercises import nb02_embeddings as nb02
-from cbr_edu.exercises import nb03_retrieval_layer as nb03
 
 MODULES = sorted(m.name for m in pkgutil.iter_modules(exercises.__path__)
                  if not m.name.startswith("_"))
@@ -41,19 +39,6 @@ def solved_answers(q):
     namespace = {}
     exec(compile(q.solution_code, "<solution>", "exec"), namespace)
     return tuple(namespace[n] for n in q.var_names)
-
-
-def outcome(q, *answers):
-    return q.evaluate(*answers, namespace={})
-
-
-def assert_wrong(q, answer, *phrases):
-    out = outcome(q, answer)
-    assert out.status == Outcome.INCORRECT, out
-    message = out.message.replace("*", "").lower()
-    for phrase in phrases:
-        assert phrase.lower() in message, (phrase, out.message)
-    return out
 
 
 # ------------------------------------------------------------------ every question
@@ -134,17 +119,6 @@ def test_returning_none_is_incorrect(q):
 
 # ------------------------------------------------------------------ nb00
 
-def test_nb00_warm_ups():
-    from cbr_edu.exercises import nb00_welcome as nb00
-    assert outcome(nb00.q1, 0).correct
-    assert_wrong(nb00.q1, 10, "without training")
-    assert_wrong(nb00.q1, [0, 1], "one number")
-    assert nb00.q2.evaluate(15, 5, namespace={}).correct
-    assert "swapped" in nb00.q2.evaluate(5, 15, namespace={}).message
-    assert "indexed image" in nb00.q2.evaluate(3, 5, namespace={}).message
-    assert nb00.q2.evaluate(15, ____, namespace={}).status == Outcome.NOT_ATTEMPTED
-
-
 def test_nb00_setup_check_without_model(capsys):
     from cbr_edu.exercises.nb00_welcome import check_setup
     rows = check_setup(load_model=False)
@@ -154,148 +128,7 @@ def test_nb00_setup_check_without_model(capsys):
     assert "All set" in capsys.readouterr().out
 
 
-# ------------------------------------------------------------------ nb01
-
-def test_nb01_cosine_wrong_answers():
-    assert_wrong(nb01.q1, lambda a, b: np.dot(a, b), "dot product")
-    assert_wrong(nb01.q1, lambda a, b: np.dot(a, b) / np.linalg.norm(a), "only one")
-    assert_wrong(nb01.q1, lambda a, b: a * b / (np.linalg.norm(a) * np.linalg.norm(b)),
-                 "one number")
-    assert_wrong(nb01.q1, lambda a, b: np.arccos(
-        np.dot(a, b) / (np.linalg.norm(a) * np.linalg.norm(b))), "angle")
-    assert_wrong(nb01.q1, lambda a, b: 1 - np.dot(a, b) / (
-        np.linalg.norm(a) * np.linalg.norm(b)))
-    # another correct formulation passes
-    assert outcome(nb01.q1, lambda a, b: float(
-        np.sum(a / np.linalg.norm(a) * b / np.linalg.norm(b)))).correct
-
-
-def test_nb01_l2_wrong_answers():
-    assert_wrong(nb01.q2, lambda a, b: np.sum((a - b) ** 2), "squared", "sqrt")
-    assert_wrong(nb01.q2, lambda a, b: np.sum(np.abs(a - b)), "L1")
-    assert_wrong(nb01.q2, lambda a, b: (a - b) ** 2, "one number")
-    assert_wrong(nb01.q2, lambda a, b: np.linalg.norm(a) - np.linalg.norm(b))
-    assert outcome(nb01.q2, lambda a, b: np.linalg.norm(a - b)).correct
-
-
-def test_nb01_cosine_table_wrong_answers():
-    def unit(x):
-        return x / np.linalg.norm(x, axis=1, keepdims=True)
-    assert_wrong(nb01.q3, lambda A, B: unit(B) @ unit(A).T, "shape", "transpose")
-    assert_wrong(nb01.q3, lambda A, B: A @ B.T, "normalise")
-    assert_wrong(nb01.q3, lambda A, B: unit(A) @ B.T, "only one")
-    assert_wrong(nb01.q3, lambda A, B: A @ B.T / (np.linalg.norm(A) * np.linalg.norm(B)),
-                 "each row")
-    assert_wrong(nb01.q3, lambda A, B: A / np.linalg.norm(A, axis=0) @ (
-        B / np.linalg.norm(B, axis=0)).T)
-    from cbr_edu.similarity import cosine
-    assert outcome(nb01.q3, cosine).correct
-
-
-def test_nb01_nearest_wrong_answers():
-    def sims(q, X):
-        return (X / np.linalg.norm(X, axis=1, keepdims=True)) @ (q / np.linalg.norm(q))
-    assert_wrong(nb01.q4, lambda q, X: int(np.argmin(sims(q, X))), "least similar")
-    assert_wrong(nb01.q4, lambda q, X: int(np.argmax(X @ q)), "dot product")
-    assert_wrong(nb01.q4, lambda q, X: float(np.max(sims(q, X))), "row number")
-    assert_wrong(nb01.q4, lambda q, X: sims(q, X), "one row number")
-    assert outcome(nb01.q4, lambda q, X: int(np.argmin(
-        np.linalg.norm(X / np.linalg.norm(X, axis=1, keepdims=True) - q / np.linalg.norm(q),
-                       axis=1)))).correct
-
-
-# ------------------------------------------------------------------ nb02
-
-def _cos_table(A, B):
-    A = A / np.linalg.norm(A, axis=-1, keepdims=True)
-    B = B / np.linalg.norm(B, axis=-1, keepdims=True)
-    return A @ B.T
-
-
-def test_nb02_k_nearest_wrong_answers():
-    assert_wrong(nb02.q1, lambda q, G, k: np.argsort(_cos_table(G, q))[:k], "least similar")
-    assert_wrong(nb02.q1, lambda q, G, k: np.argsort(_cos_table(G, q))[-k:], "order")
-    assert_wrong(nb02.q1, lambda q, G, k: np.argsort(-(G @ q))[:k], "dot products")
-    assert_wrong(nb02.q1, lambda q, G, k: np.argsort(-_cos_table(G, q))[:k + 1], "4 positions")
-    assert_wrong(nb02.q1, lambda q, G, k: np.sort(_cos_table(G, q))[::-1][:k], "similarities")
-    # L2 on normalised vectors ranks the same: accepted
-    assert outcome(nb02.q1, lambda q, G, k: np.argsort(np.linalg.norm(
-        G / np.linalg.norm(G, axis=1, keepdims=True) - q / np.linalg.norm(q), axis=1))[:k]
-    ).correct
-
-
-def test_nb02_accuracy_wrong_answers():
-    def acc(trx, tr_y, tex, te_y):
-        return float(np.mean(tr_y[_cos_table(tex, trx).argmax(1)] == te_y))
-    assert_wrong(nb02.q2, lambda *a: 100 * acc(*a), "percentage")
-    assert_wrong(nb02.q2, lambda *a: 1 - acc(*a), "error rate")
-    assert_wrong(nb02.q2, lambda trx, tr_y, tex, te_y: float(
-        np.mean(tr_y[_cos_table(tex, trx).argmin(1)] == te_y)), "least similar")
-    assert_wrong(nb02.q2, lambda trx, tr_y, tex, te_y: tr_y[_cos_table(tex, trx).argmax(1)]
-                 == te_y, "one number")
-    from cbr_edu import CbRClassifier
-    assert outcome(nb02.q2, lambda trx, tr_y, tex, te_y:
-                   CbRClassifier().fit(trx, tr_y).score(tex, te_y)).correct
-
-
-def test_nb02_centring_wrong_answers():
-    def unit(x):
-        return x / np.linalg.norm(x, axis=1, keepdims=True)
-    assert_wrong(nb02.q3, lambda X, R: unit(X - X.mean(0)), "mean of X")
-    assert_wrong(nb02.q3, lambda X, R: unit(X) - unit(R).mean(0), "normalised first")
-    assert_wrong(nb02.q3, lambda X, R: X - R.mean(0), "not normalised")
-    assert_wrong(nb02.q3, lambda X, R: unit(X), "not centred")
-    assert_wrong(nb02.q3, lambda X, R: unit(X - R.mean()))
-    assert_wrong(nb02.q3, lambda X, R: (X - R.mean(0))[:3], "shape")
-
-
-# ------------------------------------------------------------------ nb03
-
-def _unit(x):
-    return x / np.linalg.norm(x, axis=-1, keepdims=True)
-
-
-def test_nb03_brute_force_wrong_answers():
-    def dist(Q, X):
-        return np.linalg.norm(Q[:, None] - X[None], axis=2)
-    assert_wrong(nb03.q1, lambda Q, X: dist(_unit(Q), _unit(X)).argmax(1), "farthest")
-    assert_wrong(nb03.q1, lambda Q, X: dist(Q, X).argmin(1), "normalis")
-    assert_wrong(nb03.q1, lambda Q, X: dist(_unit(Q), _unit(X)).min(1), "whole numbers")
-    assert_wrong(nb03.q1, lambda Q, X: dist(_unit(Q), _unit(X)).argmin(0), "one index")
-    # the cosine formulation is the same search: accepted
-    assert outcome(nb03.q1, lambda Q, X: (_unit(Q) @ _unit(X).T).argmax(1)).correct
-
-
-def test_nb03_kernel_wrong_answers():
-    assert_wrong(nb03.q2, lambda X: _unit(X), "transpose")
-    assert_wrong(nb03.q2, lambda X: X.T, "unit length")
-    assert_wrong(nb03.q2, lambda X: _unit(X.T), "wrong axis")
-    assert_wrong(nb03.q2, lambda X: _unit(X).T[:, :-1], "shape")
-
-
-def test_nb03_model_wrong_answers():
-    import keras
-
-    def build(index, normalise_query=True, normalise_index=True, transpose=True,
-              set_weights=True):
-        n, d = index.shape
-        inputs = keras.Input(shape=(d,))
-        x = keras.layers.UnitNormalization()(inputs) if normalise_query else inputs
-        dense = keras.layers.Dense(n, use_bias=False)
-        out = dense(x)
-        kernel = _unit(index) if normalise_index else index
-        if set_weights:
-            dense.set_weights([kernel.T if transpose else kernel.reshape(d, n)])
-        return keras.Model(inputs, out)
-
-    assert_wrong(nb03.q3, lambda X: build(X, normalise_query=False), "normalise the query")
-    assert_wrong(nb03.q3, lambda X: build(X, normalise_index=False), "kernel is not normalised")
-    assert_wrong(nb03.q3, lambda X: build(X, set_weights=False), "set_weights")
-    assert_wrong(nb03.q3, lambda X: build(X, transpose=False))
-    assert_wrong(nb03.q3, lambda X: _unit(X).T, "keras model")
-
-    from cbr_edu.layers import RetrievalLayer
-    assert outcome(nb03.q3, lambda X: RetrievalLayer(X)).correct
+# Named wrong answers for every question: tests/test_exercises_battery.py.
 
 
 # ------------------------------------------------------------------ framework
@@ -396,3 +229,44 @@ def test_rich_output_has_colour_and_plain_text():
     fb = _Feedback("correct", "well done")
     assert "color" in fb._repr_markdown_() and "Correct" in fb._repr_markdown_()
     assert repr(fb) == "Correct: well done"
+
+
+def test_answer_or_carries_a_passing_answer_forward(capsys):
+    q = _Double()
+    reference = lambda x: 2 * x  # noqa: E731
+    mine = lambda x: x + x  # noqa: E731
+    assert q.answer_or(reference, namespace={"double": mine}) is mine
+    assert "using your `double`" in capsys.readouterr().out
+    assert q.answer_or(reference, namespace={"double": lambda x: x}) is reference
+    assert "reference `double`: yours does not pass" in capsys.readouterr().out
+    assert q.answer_or(reference, namespace={"double": ____}) is reference
+    assert "is not written yet" in capsys.readouterr().out
+
+    def cell():
+        double = lambda x: 2.0 * x  # noqa: E731
+        return q.answer_or(reference), double
+    used, defined = cell()
+    assert used is defined
+
+
+def test_choice_and_number_predictions_read_what_a_learner_writes():
+    from cbr_edu.exercises._predict import Choice, NumberPrediction
+
+    class Pick(Choice):
+        _var = "pick"
+        _answer = "b"
+        _misses = {"a": "a misses the point", "c": "c misses it too"}
+
+    class Guess(NumberPrediction):
+        _var = "guess"
+        _answer, _tolerance = 2.0, 0.1
+        _mistakes = ((4.0, "four is the square"),)
+
+    assert all(Pick().evaluate(g, namespace={}).correct for g in ("b", " B ", "(b)", "b."))
+    assert Pick().evaluate("a", namespace={}).message == "a misses the point"
+    assert "one of the options" in Pick().evaluate("z", namespace={}).message
+    assert "one letter" in Pick().evaluate(2, namespace={}).message
+    assert Guess().evaluate(2.05, namespace={}).correct
+    assert Guess().evaluate(3.97, namespace={}).message == "four is the square"
+    assert "not as text" in Guess().evaluate("2", namespace={}).message
+    assert "finite" in Guess().evaluate(float("nan"), namespace={}).message

@@ -17,8 +17,11 @@ Notebook conventions (``tests/test_notebooks.py`` relies on them):
   ``cbr_edu.exercises``) or ``answer = ____``; the harness swaps in ``q1.solution_code``;
 * a later code cell calls ``q1.check()``, with ``# q1.hint()`` and ``# q1.solution()``
   lines for the learner to uncomment;
-* no later cell may use the learner's answer: carry the story on with the package's
-  own functions.
+* a later cell may use the learner's answer only through ``q1.answer_or(reference)``,
+  which returns the learner's function when it passes its check and the reference
+  otherwise (saying which), so the notebook runs with blank answers too;
+* a *predict, then run* question (:mod:`._predict`) sits **before** the cell that shows
+  the answer; its check knows the answer without that cell.
 """
 
 from ._core import (STRICT_ENV, Blank, CheckFailed, NotAttempted, Outcome, Question, Wrong,

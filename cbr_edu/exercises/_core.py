@@ -87,7 +87,7 @@ import numpy as np
 
 from ._answers import describe, private_copy, same
 from ._display import Feedback as _Feedback
-from ._display import caller_namespace
+from ._display import caller_namespace, carry_note
 from ._display import show as _show
 
 __all__ = [
@@ -259,6 +259,18 @@ class Question:
     def solution(self):
         """Show the worked solution (explanation and code)."""
         _show(_Feedback("solution", self._solution, code=self.solution_code or None))
+
+    def answer_or(self, fallback, *, namespace=None):
+        """The learner's answer when it passes this check now, else ``fallback``: cells after
+        an exercise carry the learner's code forward and still run when it is blank or wrong.
+        Prints which of the two it returns (for questions with one answer name)."""
+        if namespace is None:
+            frame = inspect.currentframe().f_back
+            namespace = caller_namespace(frame)
+            del frame
+        outcome = self.evaluate(namespace=namespace)
+        print(carry_note(self.var_names[0], outcome.status))
+        return namespace[self.var_names[0]] if outcome.correct else fallback
 
     # -- machinery ------------------------------------------------------
     def evaluate(self, *answers, namespace=None):

@@ -10,7 +10,7 @@ Example
 import html
 import sys
 
-__all__ = ["Feedback", "show", "caller_namespace"]
+__all__ = ["Feedback", "show", "caller_namespace", "carry_note"]
 
 _COLOURS = {"correct": "#2e7d32", "incorrect": "#c62828", "not attempted": "#1565c0",
             "hint": "#6a1b9a", "solution": "#37474f", "running": "#ef6c00"}
@@ -78,3 +78,12 @@ def caller_namespace(frame):
         if frame.f_locals is not frame.f_globals:
             namespace.update(frame.f_locals)
     return namespace
+
+
+def carry_note(name, status):
+    """The line a later cell prints when it uses ``name``: the learner's or the reference."""
+    if status == "correct":
+        return f"✓ using your `{name}` (it passes its check)"
+    state = "is not written yet" if status == "not attempted" else "does not pass its check yet"
+    return (f"using the reference `{name}`: yours {state} (once it passes, run this cell "
+            "again to use it)")

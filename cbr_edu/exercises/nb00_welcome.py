@@ -180,7 +180,14 @@ class TrainingEpochs(Question):
     solution_code = "epochs_needed = 0\n"
 
     def _check(self, epochs_needed):
+        if isinstance(epochs_needed, str):
+            raise Wrong("write the number itself (e.g. `epochs_needed = 3`), not words in quotes.")
         n = _as_number(self, epochs_needed, "epochs_needed")
+        if n < 0 or n != int(n):
+            raise Wrong(f"{n:g}? Epochs are counted in whole passes over the data, 0 or more.")
+        if n == 1:
+            raise Wrong("even a single epoch is training. CbR writes the example embeddings "
+                        "into the retrieval layer's weights: nothing is learnt from them.")
         if n != 0:
             raise Wrong(f"{n:g} epochs? CbR builds a classifier **without training**: the "
                         "weights are the example embeddings themselves.")
@@ -192,9 +199,9 @@ class LayerSizes(Question):
     _hints = [
         "The retrieval layer gives one score per **indexed image**; the aggregation layer "
         "one score per **class**.",
-        "3 photos × 5 classes = 15 indexed images.",
+        "Count the photos in the index: every photo of every class is indexed.",
     ]
-    _solution = "15 instance scores in, 5 class scores out."
+    _solution = "3 photos × 5 classes = 15 instance scores in, 5 class scores out."
     solution_code = "retrieval_outputs = 15\naggregation_outputs = 5\n"
 
     def _check(self, retrieval_outputs, aggregation_outputs):
@@ -203,9 +210,18 @@ class LayerSizes(Question):
         if (r, a) == (5, 15):
             raise Wrong("swapped: the retrieval layer scores every indexed image, the "
                         "aggregation layer every class.")
-        if r != 15:
+        if r == 3 + 5:
+            raise Wrong("you added the photos per class and the classes; the index holds "
+                        "3 photos **of each** of the 5 classes — multiply.")
+        if r in (1, 3, 5):
             raise Wrong(f"retrieval_outputs = {r:g}: the retrieval layer has one output per "
                         "indexed image (how many photos are in the index?).")
+        if r != 15:
+            raise Wrong(f"retrieval_outputs = {r:g}: the retrieval layer has one output per "
+                        "indexed image; count every photo of every class.")
+        if a == 1:
+            raise Wrong("aggregation_outputs = 1: the aggregation layer does not pick the "
+                        "winner, it gives every class a score (one output per class).")
         if a != 5:
             raise Wrong(f"aggregation_outputs = {a:g}: the aggregation layer has one output "
                         "per class.")

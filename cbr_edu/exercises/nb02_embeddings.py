@@ -1,5 +1,8 @@
 """Exercises for notebook 02 — embeddings: k nearest neighbours, 1-NN accuracy, centring.
 
+``p1`` is a *predict, then run* question: on handwritten digits, do raw pixels or the
+ImageNet embedder find better neighbours? It is checked before the cell that measures it.
+
 >>> from cbr_edu.exercises.nb02_embeddings import q1
 >>> q1.check(lambda query, gallery, k: [0] * k)   # doctest: +ELLIPSIS
 Incorrect: ...
@@ -9,8 +12,10 @@ import numpy as np
 
 from ..similarity import l2_normalize as _unit
 from ._core import Question, Wrong
+from ._mistakes import draw_telling_apart, name_mistake
+from ._predict import Choice
 
-__all__ = ["q1", "q2", "q3"]
+__all__ = ["q1", "q2", "q3", "p1"]
 
 
 def _int_array(self, value, what):
@@ -19,6 +24,10 @@ def _int_array(self, value, what):
         raise Wrong(f"{what} should hold row numbers (whole numbers), got {arr.ravel()[:4]}…; "
                     "did you return similarities instead of their positions?")
     return arr.astype(int)
+
+
+def _top(values, k):
+    return np.argsort(-values, kind="stable")[:k]
 
 
 class KNearest(Question):
@@ -40,37 +49,45 @@ def k_nearest(query, gallery, k):
     sims = cosine(gallery, query)
     return np.argsort(-sims)[:k]
 """
+    k = 4
+
+    def _mistakes(self, query, gallery):
+        sims = _unit(gallery) @ _unit(query)
+        order = "right neighbours, wrong order: put the most similar first."
+        return [
+            (_top(-sims, self.k), "those are the *least* similar images; sort largest first "
+                                  "(`np.argsort(-sims)`)."),
+            (_top(sims, self.k)[::-1], order),
+            (_top(gallery @ query, self.k), "those have the largest *dot products*, which "
+                                            "favour long vectors; rank by cosine similarity."),
+            (_top(-np.linalg.norm(gallery - query, axis=1), self.k),
+             "those are the nearest by L2 distance on the *raw* vectors, where length counts; "
+             "rank by cosine (or by distance between normalised vectors)."),
+            (_top(sims, self.k) + 1, "off by one: positions count from 0, as numpy indexes."),
+        ]
 
     def _check(self, fn):
         rng = np.random.default_rng(self.seed)
-        k = 4
-        for _ in range(50):  # inputs on which ranking by dot product gives other neighbours
+
+        def draw():
             gallery = rng.normal(size=(12, 6)) * rng.uniform(0.2, 5.0, size=(12, 1))
-            query = rng.normal(size=6) * 3
-            sims = _unit(gallery) @ _unit(query)
-            want = np.argsort(-sims, kind="stable")[:k]
-            if not np.array_equal(np.argsort(-(gallery @ query), kind="stable")[:k], want):
-                break
-        what = f"k_nearest(query, gallery, k={k})"
-        got = _int_array(self, self.call(fn, query, gallery, k, what=what), what).ravel()
-        if got.size != k:
-            raise Wrong(f"{what} should return {k} positions, got {got.size}.")
+            return rng.normal(size=6) * 3, gallery
+
+        query, gallery = draw_telling_apart(
+            draw, lambda qg: [_top(_unit(qg[1]) @ _unit(qg[0]), self.k)] +
+            [v for v, _ in self._mistakes(*qg)])
+        want = _top(_unit(gallery) @ _unit(query), self.k)
+        what = f"k_nearest(query, gallery, k={self.k})"
+        got = _int_array(self, self.call(fn, query, gallery, self.k, what=what), what).ravel()
+        if got.size != self.k:
+            raise Wrong(f"{what} should return {self.k} positions, got {got.size}.")
         if np.array_equal(got, want):
             return None
-        if np.array_equal(got, np.argsort(sims, kind="stable")[:k]):
-            raise Wrong("those are the *least* similar images; sort largest first "
-                        "(`np.argsort(-sims)`).")
-        if np.array_equal(got, np.argsort(-sims, kind="stable")[:k][::-1]) or np.array_equal(
-                got, np.argsort(sims, kind="stable")[-k:]):
-            raise Wrong("right neighbours, wrong order: put the most similar first.")
-        if np.array_equal(got, np.argsort(-(gallery @ query), kind="stable")[:k]) and \
-                not np.array_equal(got, want):
-            raise Wrong("those have the largest *dot products*, which favour long vectors; "
-                        "rank by cosine similarity.")
+        name_mistake(got, self._mistakes(query, gallery))
         if set(got.tolist()) == set(want.tolist()):
             raise Wrong("right neighbours, wrong order: put the most similar first.")
-        if not np.array_equal(got, want):
-            raise Wrong(f"expected positions {want.tolist()}, got {got.tolist()}.")
+        raise Wrong(f"positions {got.tolist()} are not the {self.k} most cosine-similar rows, "
+                    "most similar first.")
 
 
 class OneNNAccuracy(Question):
@@ -94,37 +111,56 @@ def one_nn_accuracy(train_x, train_y, test_x, test_y):
     return float(np.mean(train_y[nearest] == test_y))
 """
 
-    def _check(self, fn):
-        rng = np.random.default_rng(self.seed)
+    @staticmethod
+    def _accuracies(train_x, train_y, test_x, test_y):
+        """The right accuracy, then what each mistake gives."""
+        sims = _unit(test_x) @ _unit(train_x).T
+        want = float(np.mean(train_y[sims.argmax(axis=1)] == test_y))
+        raw = np.linalg.norm(test_x[:, None, :] - train_x[None, :, :], axis=2)
+        return [
+            (want, None),
+            (100 * want, "that looks like a percentage; return a fraction between 0 and 1."),
+            (1 - want, "that is the error rate; return the fraction predicted *correctly*."),
+            (float(np.mean(train_y[sims.argmin(axis=1)] == test_y)),
+             "you used the *least* similar train item; use the most similar (argmax of "
+             "cosine)."),
+            (float(np.sum(train_y[sims.argmax(axis=1)] == test_y)),
+             "that is the *count* of right predictions; divide by the number of test items "
+             "(`np.mean`)."),
+            (float(np.mean(train_y[(test_x @ train_x.T).argmax(axis=1)] == test_y)),
+             "you matched by the largest *dot product*, which favours long vectors; use "
+             "cosine similarity."),
+            (float(np.mean(train_y[raw.argmin(axis=1)] == test_y)),
+             "you matched by L2 distance on the *raw* vectors, where length counts; use "
+             "cosine similarity."),
+        ]
+
+    @staticmethod
+    def _draw(rng):
         n_classes, dim = 4, 8
         train_y = np.repeat(np.arange(n_classes), 3)
-        while True:  # a case where each typical mistake gives a different number
-            centres = rng.normal(size=(n_classes, dim)) * 1.2
-            test_y = rng.integers(0, n_classes, size=30)
-            train_x = (centres[train_y] + rng.normal(size=(len(train_y), dim))) * \
-                rng.uniform(0.3, 4, size=(len(train_y), 1))
-            test_x = (centres[test_y] + rng.normal(size=(len(test_y), dim))) * \
-                rng.uniform(0.3, 4, size=(len(test_y), 1))
-            sims = _unit(test_x) @ _unit(train_x).T
-            want = float(np.mean(train_y[sims.argmax(axis=1)] == test_y))
-            least = float(np.mean(train_y[sims.argmin(axis=1)] == test_y))
-            if len({round(v, 6) for v in (want, 1 - want, least, 100 * want)}) == 4:
-                break
+        centres = rng.normal(size=(n_classes, dim)) * 1.2
+        test_y = rng.integers(0, n_classes, size=30)
+        train_x = (centres[train_y] + rng.normal(size=(len(train_y), dim))) * \
+            rng.uniform(0.3, 4, size=(len(train_y), 1))
+        test_x = (centres[test_y] + rng.normal(size=(len(test_y), dim))) * \
+            rng.uniform(0.3, 4, size=(len(test_y), 1))
+        return train_x, train_y, test_x, test_y
+
+    def _check(self, fn):
+        rng = np.random.default_rng(self.seed)
+        case = draw_telling_apart(lambda: self._draw(rng),
+                                  lambda c: [v for v, _ in self._accuracies(*c)])
         what = "one_nn_accuracy(train_x, train_y, test_x, test_y)"
-        got = self.as_array(self.call(fn, train_x, train_y, test_x, test_y, what=what), what)
+        got = self.as_array(self.call(fn, *case, what=what), what)
         if got.size != 1:
             raise Wrong(f"return one number (the fraction correct), got shape {got.shape}.")
         got = float(got.reshape(()))
-        if np.isclose(got, 100 * want) and not np.isclose(want, 0):
-            raise Wrong("that looks like a percentage; return a fraction between 0 and 1.")
-        if np.isclose(got, 1 - want) and not np.isclose(want, 0.5):
-            raise Wrong("that is the error rate; return the fraction predicted *correctly*.")
-        if np.isclose(got, least):
-            raise Wrong("you used the *least* similar train item; use the most similar "
-                        "(argmax of cosine).")
+        accuracies = self._accuracies(*case)
+        name_mistake(got, accuracies[1:])
         if got > 1.0 or got < 0.0:
             raise Wrong(f"an accuracy lies between 0 and 1, got {got:.3g}.")
-        self.assert_close(got, want, what)
+        self.assert_close(got, accuracies[0][0], what)
 
 
 class CentreAndNormalise(Question):
@@ -147,6 +183,27 @@ def centre_and_normalise(X, reference):
     return Y / np.linalg.norm(Y, axis=1, keepdims=True)
 """
 
+    @staticmethod
+    def _mistakes(X, reference):
+        Y = X - reference.mean(axis=0)
+        first = ("you normalised first and centred after; centre first, then normalise so "
+                 "the rows end up with length 1.")
+        axis = "take the mean over the rows (`axis=0`): one mean vector of length dim."
+        return [
+            (_unit(X - X.mean(axis=0)), "you centred with the mean of X; use the mean of "
+                                        "`reference` (the index), so a query is centred the "
+                                        "same way whatever else is queried."),
+            (_unit(X) - _unit(reference).mean(axis=0), first),
+            (_unit(X) - _unit(X).mean(axis=0), first),
+            (Y, "centred, but not normalised: scale each row to length 1."),
+            (_unit(X), "normalised, but not centred: subtract `reference.mean(axis=0)` first."),
+            (X - X.mean(axis=1, keepdims=True), axis),
+            (_unit(X - X.mean(axis=1, keepdims=True)), axis),
+            (_unit(X - reference.mean()), axis),
+            (Y / np.linalg.norm(Y), "you divided by the norm of the whole matrix; scale each "
+                                    "*row* to length 1 (`axis=1, keepdims=True`)."),
+        ]
+
     def _check(self, fn):
         rng = np.random.default_rng(self.seed)
         reference = rng.normal(loc=2.0, size=(10, 5))
@@ -155,26 +212,42 @@ def centre_and_normalise(X, reference):
         got = self.as_array(self.call(fn, X, reference, what=what), what)
         if got.shape != X.shape:
             raise Wrong(f"{what} should keep the shape of X {X.shape}, got {got.shape}.")
-        Y = X - reference.mean(axis=0)
-        want = Y / np.linalg.norm(Y, axis=1, keepdims=True)
-        Yx = X - X.mean(axis=0)
-        if np.allclose(got, Yx / np.linalg.norm(Yx, axis=1, keepdims=True)):
-            raise Wrong("you centred with the mean of X; use the mean of `reference` (the "
-                        "index), so a query is centred the same way whatever else is queried.")
-        if np.allclose(got, _unit(X) - _unit(reference).mean(axis=0)) or np.allclose(
-                got, _unit(X) - _unit(X).mean(axis=0)):
-            raise Wrong("you normalised first and centred after; centre first, then "
-                        "normalise so the rows end up with length 1.")
-        if np.allclose(got, Y):
-            raise Wrong("centred, but not normalised: scale each row to length 1.")
-        if np.allclose(got, _unit(X)):
-            raise Wrong("normalised, but not centred: subtract `reference.mean(axis=0)` first.")
-        if np.allclose(got, X - X.mean(axis=1, keepdims=True)) or np.allclose(
-                got, _unit(X - reference.mean(axis=1).mean())):
-            raise Wrong("take the mean over the rows (`axis=0`): one mean vector of length dim.")
-        self.assert_close(got, want, what)
+        name_mistake(got, self._mistakes(X, reference))
+        self.assert_close(got, _unit(X - reference.mean(axis=0)), what)
+
+
+class PredictDigits(Choice):
+    """Options (the notebook lists them): the ImageNet embedder wins by (a) more than 10
+    points, (b) 10 points or fewer; raw pixels win by (c) 10 points or fewer, (d) more
+    than 10 points; (e) neither beats chance."""
+
+    _var = "predicted_winner"
+    _title = "Predict, then run: which vectors find the right digit?"
+    _hints = [
+        "An ImageNet embedder describes what it learnt from photos: textures, object "
+        "parts, shapes of things. What does an 8×8 black-and-white digit have of those?",
+        "Two handwritten 3s share most of their dark pixels. Which vectors keep exactly "
+        "that information — and how much better could that be?",
+    ]
+    _solution = ("(d) raw pixels, by far (about 85 % against 45 % offline). The ImageNet "
+                 "features describe photos; tiny, centred digits are far from them, while "
+                 "pixel positions already separate the classes. Choose the embedder for "
+                 "your images.")
+    solution_code = 'predicted_winner = "d"\n'
+    _answer = "d"
+    _misses = {
+        "a": "more training photos help only when they look like your images: ImageNet holds "
+             "photos of objects, not 8×8 digits. Think about what its features describe.",
+        "b": "more numbers are not more information: the embedder's numbers describe "
+             "textures and object parts seen in photos. Do digits have those?",
+        "c": "you have the direction; now think about the size. ImageNet's features say "
+             "little about an 8×8 digit, while two 3s share most of their pixels.",
+        "e": "nearest neighbour does far better than chance here: two 3s look alike. The "
+             "question is which vectors see that, and by how much.",
+    }
 
 
 q1 = KNearest()
 q2 = OneNNAccuracy()
 q3 = CentreAndNormalise()
+p1 = PredictDigits()

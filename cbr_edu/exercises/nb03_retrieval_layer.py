@@ -1,5 +1,8 @@
 """Exercises for notebook 03 — the retrieval layer: brute force, Dense weights, the model.
 
+``p1`` is a *predict, then run* question: how many weights the retrieval layer of the
+notebook's index has, guessed before the model summary shows it.
+
 >>> from cbr_edu.exercises.nb03_retrieval_layer import q1
 >>> q1.check(lambda queries, index: [0] * len(queries))   # doctest: +ELLIPSIS
 Incorrect: ...
@@ -9,15 +12,21 @@ import numpy as np
 
 from ..similarity import l2_normalize as _unit
 from ._core import Question, Wrong
+from ._mistakes import close, draw_telling_apart, name_mistake
+from ._models import layers_of, require_model, run_model
+from ._predict import NumberPrediction
 
-__all__ = ["q1", "q2", "q3"]
+__all__ = ["q1", "q2", "q3", "p1"]
 
 
-def _data(seed, n_queries=5, n_index=7, dim=6):
-    rng = np.random.default_rng(seed)
+def _data(rng, n_queries=5, n_index=7, dim=6):
     index = rng.normal(size=(n_index, dim)) * rng.uniform(0.2, 5.0, size=(n_index, 1))
     queries = rng.normal(size=(n_queries, dim)) * rng.uniform(0.2, 5.0, size=(n_queries, 1))
     return queries.astype(np.float32), index.astype(np.float32)
+
+
+def _distances(queries, index):
+    return np.linalg.norm(queries[:, None, :] - index[None, :, :], axis=2)
 
 
 class BruteForce(Question):
@@ -41,16 +50,30 @@ def brute_force_nearest(queries, index):
     return np.argmin(distances, axis=1)
 """
 
+    @staticmethod
+    def _answers(queries, index):
+        """The right positions, then what each mistake gives."""
+        qn, xn = _unit(queries.astype(float)), _unit(index.astype(float))
+        dist = _distances(qn, xn)
+        raw = "without normalising, length counts: normalise queries and index rows to " \
+              "length 1 first."
+        return [
+            (dist.argmin(axis=1), None),
+            (dist.argmax(axis=1), "those are the *farthest* rows; with distances take the "
+                                  "smallest (argmin)."),
+            (_distances(queries, index).argmin(axis=1), raw),
+            ((queries @ index.T).argmax(axis=1), "those have the largest raw *dot products*, "
+                                                 "which favour long vectors; " + raw),
+            (_distances(qn, index).argmin(axis=1),
+             "you normalised the queries but not the index rows: long index vectors are "
+             "then far from everything. Normalise both."),
+            (dist.argmin(axis=1) + 1, "off by one: positions count from 0, as numpy indexes."),
+        ]
+
     def _check(self, fn):
-        rng_seed = self.seed
-        for attempt in range(30):
-            queries, index = _data(rng_seed + attempt)
-            qn, xn = _unit(queries.astype(float)), _unit(index.astype(float))
-            dist = np.linalg.norm(qn[:, None, :] - xn[None, :, :], axis=2)
-            want = dist.argmin(axis=1)
-            raw = np.linalg.norm(queries[:, None, :] - index[None, :, :], axis=2).argmin(axis=1)
-            if not np.array_equal(raw, want):  # inputs where forgetting to normalise shows
-                break
+        rng = np.random.default_rng(self.seed)
+        queries, index = draw_telling_apart(
+            lambda: _data(rng), lambda qi: [v for v, _ in self._answers(*qi)])
         what = "brute_force_nearest(queries, index)"
         got = self.as_array(self.call(fn, queries, index, what=what), what).ravel()
         if got.size != len(queries):
@@ -58,15 +81,11 @@ def brute_force_nearest(queries, index):
                         f"got {got.size} values.")
         if not np.all(got == np.round(got)):
             raise Wrong("return positions (whole numbers), not distances.")
-        got = got.astype(int)
-        if np.array_equal(got, dist.argmax(axis=1)):
-            raise Wrong("those are the *farthest* rows; with distances take the smallest "
-                        "(argmin).")
-        if np.array_equal(got, raw) and not np.array_equal(got, want):
-            raise Wrong("without normalising, long index vectors are far from everything; "
-                        "normalise queries and index rows to length 1 first.")
-        if not np.array_equal(got, want):
-            raise Wrong(f"expected {want.tolist()}, got {got.tolist()}.")
+        answers = self._answers(queries, index)
+        if np.array_equal(got, answers[0][0]):
+            return None
+        name_mistake(got.astype(int), answers[1:])
+        raise Wrong(f"{got.astype(int).tolist()} are not the nearest index rows of the queries.")
 
 
 class RetrievalWeights(Question):
@@ -87,8 +106,24 @@ def retrieval_kernel(index):
     return l2_normalize(index).T          # (dim, n_index)
 """
 
+    @staticmethod
+    def _mistakes(index):
+        n, d = index.shape
+        return [
+            (index.T, "right shape, but the columns are not unit length: normalise each "
+                      "index row first."),
+            (index.T / np.linalg.norm(index.T, axis=1, keepdims=True),
+             "you normalised along the wrong axis: each *index vector* (a column of the "
+             "kernel) must have length 1."),
+            (_unit(index.astype(float)).reshape(d, n),
+             "right shape, wrong numbers: `reshape` does not transpose — it re-cuts the "
+             "numbers in memory order. Use `.T`."),
+            (index.T / np.linalg.norm(index), "you divided by the norm of the whole matrix; "
+                                              "normalise each index vector on its own."),
+        ]
+
     def _check(self, fn):
-        _, index = _data(self.seed)
+        _, index = _data(np.random.default_rng(self.seed))
         what = "retrieval_kernel(index)"
         got = self.as_array(self.call(fn, index, what=what), what)
         n, d = index.shape
@@ -98,14 +133,11 @@ def retrieval_kernel(index):
         if got.shape != (d, n):
             raise Wrong(f"the kernel for {n} index vectors of dimension {d} has shape "
                         f"{(d, n)}; got {got.shape}.")
-        want = _unit(index.astype(float)).T
-        if np.allclose(got, index.T):
-            raise Wrong("right shape, but the columns are not unit length: normalise each "
-                        "index row first.")
-        if np.allclose(got, index.T / np.linalg.norm(index.T, axis=1, keepdims=True)):
-            raise Wrong("you normalised along the wrong axis: each *index vector* (a column "
-                        "of the kernel) must have length 1.")
-        self.assert_close(got, want, what)
+        name_mistake(got, self._mistakes(index), rtol=1e-4, atol=1e-6)
+        self.assert_close(got, _unit(index.astype(float)).T, what)
+
+
+_RECIPE = "keras.Input → keras.layers.UnitNormalization → keras.layers.Dense"
 
 
 class RetrievalModel(Question):
@@ -136,42 +168,92 @@ def make_retrieval_model(index):
 """
 
     def _check(self, fn):
-        queries, index = _data(self.seed)
+        queries, index = _data(np.random.default_rng(self.seed))
         what = "make_retrieval_model(index)"
-        model = self.call(fn, index, what=what)
-        if not callable(model):
-            raise Wrong(f"{what} should return a Keras model (callable on a batch), got "
-                        f"{type(model).__name__}.")
-        try:
-            out = model(queries)
-        except Exception as exc:
-            raise Wrong(f"calling your model on a batch of shape {queries.shape} raised "
-                        f"{type(exc).__name__}: {exc}") from None
-        got = self.as_array(out, "model(queries)")
+        model = require_model(self.call(fn, index, what=what), what, _RECIPE)
+        _check_dense(model, index)
+        got = run_model(model, queries)
         want = _unit(queries.astype(float)) @ _unit(index.astype(float)).T
-        if got.shape == want.T.shape and got.shape != want.shape:
-            raise Wrong(f"outputs have shape {got.shape}; expected (batch, n_index) = "
-                        f"{want.shape}. Check the kernel orientation.")
         if got.shape != want.shape:
             raise Wrong(f"outputs have shape {got.shape}; expected (batch, n_index) = "
                         f"{want.shape}.")
-        if np.allclose(got, queries @ _unit(index.astype(float)).T, rtol=1e-3, atol=1e-4):
+        if close(got, queries @ _unit(index.astype(float)).T, rtol=1e-3, atol=1e-4):
             raise Wrong("the ranking is right but the values are scaled by each query's "
                         "length: normalise the query first (`keras.layers.UnitNormalization`).")
-        if np.allclose(got, _unit(queries.astype(float)) @ index.T, rtol=1e-3, atol=1e-4):
-            raise Wrong("the kernel is not normalised: use `l2_normalize(index).T`.")
-        if np.allclose(np.abs(got), 0):
-            raise Wrong("all outputs are zero: did you set the Dense weights "
-                        "(`dense.set_weights([...])`) after building the layer?")
-        if not np.allclose(got, want, rtol=1e-3, atol=1e-4):
+        if not close(got, want, rtol=1e-3, atol=1e-4):
             raise Wrong("the outputs are not the cosine similarities of the queries to the "
-                        "index. Check that the Dense kernel is set to `l2_normalize(index).T` "
-                        "(`dense.set_weights([...])` after the layer is built) and that the "
-                        "queries are normalised first.")
-        if not np.array_equal(got.argmax(axis=1), want.argmax(axis=1)):
-            raise Wrong("the largest output is not the nearest neighbour for every query.")
+                        "index: normalise the queries first, then the Dense layer.")
+
+
+def _check_dense(model, index):
+    """The model's Dense layer is the retrieval layer: no bias, kernel = unit(index).T."""
+    import keras
+
+    n, d = index.shape
+    dense = [layer for layer in layers_of(model) if isinstance(layer, keras.layers.Dense)]
+    if not dense:
+        raise Wrong("your model has no `keras.layers.Dense` layer. The lesson is to write "
+                    "the search as one Dense layer (the package's RetrievalLayer is what you "
+                    f"are building here): {_RECIPE}.")
+    layer = next((x for x in dense if x.units == n), dense[0])
+    if layer.bias is not None:
+        raise Wrong("the Dense layer has a bias: a retrieval layer is "
+                    "`Dense(n_index, use_bias=False)`, so each output is a cosine and nothing "
+                    "else.")
+    kernel = np.asarray(keras.ops.convert_to_numpy(layer.kernel), dtype=np.float64)
+    if kernel.shape != (d, n):
+        raise Wrong(f"the Dense kernel has shape {kernel.shape}; for {n} index vectors of "
+                    f"dimension {d} it is (dim, n_index) = {(d, n)}.")
+    name_mistake(kernel, [
+        (index.T, "the kernel is not normalised: use `l2_normalize(index).T`."),
+        (_unit(index.astype(float)).reshape(d, n), "the kernel is the normalised index "
+                                                   "*reshaped*; reshape is not a transpose "
+                                                   "— use `.T`."),
+    ], rtol=1e-4, atol=1e-5)
+    if not close(kernel, _unit(index.astype(float)).T, rtol=1e-4, atol=1e-5):
+        raise Wrong("the Dense kernel is not the normalised index: did you set its weights "
+                    "(`dense.set_weights([l2_normalize(index).T])`) after building the layer?")
+
+
+class PredictWeights(NumberPrediction):
+    _var = "predicted_weights"
+    needs_notebook = True  # the answer is computed from the notebook's `index`
+    _title = "Predict, then run: how many weights has the retrieval layer?"
+    _hints = [
+        "The Dense layer's kernel has shape `(dim, n_index)`; `use_bias=False` means no "
+        "bias; `UnitNormalization` has no weights at all.",
+        "`index.shape` is `(n_index, dim)`: multiply the two.",
+    ]
+    _solution = ("One weight per (dimension, index image) pair: `n_index × dim`. The index "
+                 "*is* the layer's weights — nothing else is stored.")
+    solution_code = "predicted_weights = index.shape[0] * index.shape[1]\n"
+    _mistake_rtol = 0.0   # a count is exact
+
+    def _shape(self):
+        index = np.asarray(self.lookup("index"))
+        return index.shape
+
+    def answer(self):
+        n, d = self._shape()
+        return n * d
+
+    def mistakes(self):
+        n, d = self._shape()
+        return [
+            (n * d + n, "that counts a bias; the retrieval layer is built with "
+                        "`use_bias=False`."),
+            (n, "one weight per index image? Each index image brings a whole embedding: one "
+                "weight per dimension."),
+            (d, "one weight per dimension? Every index image has its own column of weights."),
+            (4 * n * d, "that is the number of *bytes* in float32 (4 per weight); the "
+                        "question asks for the number of weights."),
+            (n + d, "you added the two sizes; the kernel is a table with one row per "
+                    "dimension and one column per index image."),
+        ]
+    _otherwise = "not quite: count the entries of the kernel, whose shape is `(dim, n_index)`."
 
 
 q1 = BruteForce()
 q2 = RetrievalWeights()
 q3 = RetrievalModel()
+p1 = PredictWeights()

@@ -1,7 +1,8 @@
 """Exercises for notebook 04, *the aggregation layer*.
 
 ``q1`` per-class max by hand, ``q2`` per-class top-k mean, ``q3`` assemble the CbR
-model from the two layers, ``q4`` remove a class by editing the index.
+model from the two layers, ``q4`` remove a class by editing the index; ``p1`` a
+*predict, then run* question: which class wins under max, and which under mean?
 
 Every check runs the learner's code on fresh random inputs and compares it with
 a reference written here; nothing looks at names or source text.
@@ -19,9 +20,13 @@ from __future__ import annotations
 import numpy as np
 
 from ..similarity import cosine
+from ..similarity import l2_normalize as _unit
 from ._core import Question, Wrong
+from ._mistakes import close, name_mistake
+from ._models import layers_of, require_model, run_model
+from ._predict import Prediction
 
-__all__ = ["q1", "q2", "q3", "q4", "reference_aggregate"]
+__all__ = ["q1", "q2", "q3", "q4", "p1", "reference_aggregate"]
 
 
 def reference_aggregate(scores, class_ids, num_classes, aggregation="max", k=3):
@@ -75,30 +80,34 @@ def _first_appearance_order(class_ids):
     return np.asarray(class_ids)[np.sort(first)]
 
 
-def _diagnose(got, scores, class_ids, num_classes, aggregation, k, what):
-    """Name the typical mistake behind a wrong aggregation, or None."""
-    tries = {
-        "max": "you took the max; this one asks for a different reduction",
-        "mean": "you took the mean of all the class's scores",
-    }
-    for m, msg in tries.items():
-        if m != aggregation:
-            alt = reference_aggregate(scores, class_ids, num_classes, m)
-            if got.shape == alt.shape and np.allclose(got, alt, atol=1e-5):
-                return f"{what}: {msg}."
+def _mistakes(scores, class_ids, num_classes, aggregation, k):
+    """``(result, message)`` of the typical mistakes behind a wrong aggregation."""
     want = reference_aggregate(scores, class_ids, num_classes, aggregation, k)
-    order = _first_appearance_order(class_ids)
-    if got.shape == want.shape and np.allclose(got, want[:, order], atol=1e-5):
-        return (f"{what}: the right numbers in the wrong columns. Column `c` must be class "
-                "id `c` (0, 1, 2, ...), not the order in which classes first appear in "
-                "`class_ids`.")
+    found = [(want.T, "your result is transposed: one **row** per query and one **column** "
+                      "per class, shape `(batch, num_classes)`.")]
+    if aggregation != "max":
+        found.append((reference_aggregate(scores, class_ids, num_classes, "max"),
+                      "you took the max; this one asks for a different reduction."))
+    if aggregation != "mean":
+        found.append((reference_aggregate(scores, class_ids, num_classes, "mean"),
+                      "you took the mean of all the class's scores."))
+    found += [
+        (want[:, _first_appearance_order(class_ids)],
+         "the right numbers in the wrong columns. Column `c` must be class id `c` (0, 1, "
+         "2, ...), not the order in which classes first appear in `class_ids`."),
+        (np.repeat(scores.max(axis=1, keepdims=True), num_classes, axis=1),
+         "every class got the best score of the whole row: select each class's own columns "
+         "first (`scores[:, class_ids == c]`)."),
+    ]
     if aggregation == "max":
-        clipped = np.maximum(want, 0)
-        if got.shape == want.shape and np.allclose(got, clipped, atol=1e-5):
-            return (f"{what}: a class whose scores are all negative came out as 0. Did you "
-                    "start from zeros and take `np.maximum`? Start from the class's own "
-                    "scores (or from `-np.inf`).")
-    return None
+        found += [
+            (np.maximum(want, 0), "a class whose scores are all negative came out as 0. Did "
+                                  "you start from zeros and take `np.maximum`? Start from the "
+                                  "class's own scores (or from `-np.inf`)."),
+            (-reference_aggregate(-scores, class_ids, num_classes, "max"),
+             "you took each class's *smallest* score (min); the class score is its best."),
+        ]
+    return found
 
 
 class AggregateMax(Question):
@@ -128,20 +137,23 @@ def aggregate_max(scores, class_ids, num_classes):
 
     def _check(self, aggregate_max):
         rng = np.random.default_rng(self.seed)
-        for trial in range(3):
+        what = "aggregate_max(scores, class_ids, num_classes)"
+        for _ in range(3):
             num_classes = int(rng.integers(3, 6))
-            scores, ids = _random_case(rng, num_classes=num_classes, batch=int(rng.integers(2, 5)))
-            got = self.as_array(self.call(aggregate_max, scores.copy(), ids.copy(), num_classes),
-                                "aggregate_max(scores, class_ids, num_classes)")
+            batch = int(rng.choice([b for b in (2, 3, 4, 6) if b != num_classes]))
+            scores, ids = _random_case(rng, num_classes=num_classes, batch=batch)
+            got = self.as_array(self.call(aggregate_max, scores.copy(), ids.copy(), num_classes,
+                                          what=what), what)
             want = reference_aggregate(scores, ids, num_classes, "max")
+            if close(got, want, atol=1e-6):
+                continue
+            name_mistake(got, _mistakes(scores, ids, num_classes, "max", 3), atol=1e-6)
             if got.shape != want.shape:
-                raise Wrong(f"aggregate_max returned shape {got.shape} for {scores.shape[0]} "
-                            f"queries and {num_classes} classes; expected {want.shape} "
-                            "(one row per query, one column per class).")
-            if not np.allclose(got, want, atol=1e-6):
-                raise Wrong(_diagnose(got, scores, ids, num_classes, "max", 3, "aggregate_max")
-                            or "aggregate_max: some class scores differ from the max of that "
-                               "class's instance scores. Print one small example and compare.")
+                raise Wrong(f"aggregate_max returned shape {got.shape} for {batch} queries and "
+                            f"{num_classes} classes; expected {want.shape} (one row per query, "
+                            "one column per class).")
+            raise Wrong("aggregate_max: some class scores differ from the max of that class's "
+                        "instance scores. Print one small example and compare.")
 
 
 class AggregateTopK(Question):
@@ -173,7 +185,7 @@ def aggregate_topk_mean(scores, class_ids, num_classes, k):
     def _check(self, aggregate_topk_mean):
         rng = np.random.default_rng(self.seed)
         what = "aggregate_topk_mean(scores, class_ids, num_classes, k)"
-        for k in (3, 2, 1):
+        for k in (3, 1, 2):   # k=1 after 3: "always 3" and "k + 1" then differ
             # more classes than k, so a top-k taken over all instances leaves a class out
             num_classes = int(rng.integers(4, 6))
             scores, ids = _random_case(rng, num_classes=num_classes, batch=3,
@@ -181,39 +193,51 @@ def aggregate_topk_mean(scores, class_ids, num_classes, k):
             got = self.as_array(self.call(aggregate_topk_mean, scores.copy(), ids.copy(),
                                           num_classes, k), what)
             want = reference_aggregate(scores, ids, num_classes, "topk_mean", k)
+            if close(got, want, atol=1e-6):
+                continue
+            name_mistake(got, _topk_mistakes(scores, ids, num_classes, k), atol=1e-6)
             if got.shape != want.shape:
                 raise Wrong(f"{what} returned shape {got.shape}; expected {want.shape} "
                             "(one row per query, one column per class).")
-            if np.allclose(got, want, atol=1e-6):
-                continue
-            msg = _diagnose(got, scores, ids, num_classes, "topk_mean", k, f"with k={k}")
-            if msg:
-                raise Wrong(msg)
-            # the specific mistakes compare every entry, so they are tried first
-            smallest = reference_aggregate(-scores, ids, num_classes, "topk_mean", k) * -1
-            if np.allclose(got, smallest, atol=1e-6):
-                raise Wrong(f"with k={k}: you averaged each class's k *smallest* scores. "
-                            "Sort descending (`[:, ::-1]`) before keeping the first k.")
-            counts = np.bincount(ids, minlength=num_classes)
-            over_k = want * np.minimum(counts, k) / k
-            if np.allclose(got, over_k, atol=1e-6):
-                raise Wrong(f"with k={k}: classes with fewer than k instances are divided by "
-                            "k. Average over the scores you actually kept (`.mean`).")
-            # top-k over all instances, then grouped by class
-            top = np.argsort(-scores, axis=1)[:, :k]
-            glob = np.full_like(want, np.nan)
-            for r in range(scores.shape[0]):
-                for c in range(num_classes):
-                    sel = [i for i in top[r] if ids[i] == c]
-                    if sel:
-                        glob[r, c] = scores[r, sel].mean()
-            seen = ~np.isnan(glob)
-            if got.shape == glob.shape and np.allclose(got[seen], glob[seen], atol=1e-6):
+            if _global_topk_matches(got, scores, ids, num_classes, k):
                 raise Wrong(f"with k={k}: it looks like you took the k best scores over *all* "
                             "instances and then grouped them by class. Take the top k "
                             "*within* each class instead: every class gets a score.")
             raise Wrong(f"with k={k}: some class scores differ from the mean of that class's "
                         "k best instance scores.")
+
+
+def _topk_mistakes(scores, ids, num_classes, k):
+    """The typical top-k mistakes, most specific first (they compare every entry)."""
+    want = reference_aggregate(scores, ids, num_classes, "topk_mean", k)
+    counts = np.bincount(ids, minlength=num_classes)
+    found = [
+        (-reference_aggregate(-scores, ids, num_classes, "topk_mean", k),
+         f"with k={k}: you averaged each class's k *smallest* scores. Sort descending "
+         "(`[:, ::-1]`) before keeping the first k."),
+        (want * np.minimum(counts, k) / k,
+         f"with k={k}: classes with fewer than k instances are divided by k. Average over "
+         "the scores you actually kept (`.mean`)."),
+        (reference_aggregate(scores, ids, num_classes, "topk_mean", k + 1),
+         f"with k={k} you averaged the k+1 best scores: off by one. `[:, :k]` keeps exactly k."),
+    ]
+    if k != 3:
+        found.append((reference_aggregate(scores, ids, num_classes, "topk_mean", 3),
+                      f"with k={k} you averaged the 3 best scores: use the `k` you are given."))
+    return _mistakes(scores, ids, num_classes, "topk_mean", k) + found
+
+
+def _global_topk_matches(got, scores, ids, num_classes, k):
+    """True when ``got`` is "the k best over all instances, grouped by class"."""
+    top = np.argsort(-scores, axis=1)[:, :k]
+    glob = np.full((scores.shape[0], num_classes), np.nan)
+    for r in range(scores.shape[0]):
+        for c in range(num_classes):
+            sel = [i for i in top[r] if ids[i] == c]
+            if sel:
+                glob[r, c] = scores[r, sel].mean()
+    seen = ~np.isnan(glob)
+    return got.shape == glob.shape and bool(np.allclose(got[seen], glob[seen], atol=1e-6))
 
 
 def _reference_cbr(index, class_ids, num_classes, queries, aggregation):
@@ -250,39 +274,74 @@ def make_cbr_model(index_embeddings, class_ids, num_classes, aggregation="max"):
         dim, num_classes = int(rng.integers(5, 12)), 3
         _, ids = _random_case(rng, num_classes=num_classes, batch=1, min_per_class=1,
                               max_per_class=4, negative_class=False)
-        index = rng.normal(size=(ids.size, dim)).astype(np.float32)
+        index = (rng.normal(size=(ids.size, dim)) *
+                 rng.uniform(0.3, 3.0, size=(ids.size, 1))).astype(np.float32)
         queries = rng.normal(size=(4, dim)).astype(np.float32) * 3.0
         for aggregation in ("max", "mean"):
-            model = self.call(make_cbr_model, index.copy(), ids.copy(), num_classes, aggregation,
-                              what=what)
-            if model is None:
-                raise Wrong(f"{what} returned None — did you forget `return`?")
-            if not callable(model):
-                raise Wrong(f"{what} should return a Keras model (something callable), "
-                            f"got {type(model).__name__}.")
-            try:
-                got = model(queries)
-            except Exception as exc:  # noqa: BLE001 - show the learner what broke
-                raise Wrong(f"calling your model on a batch of shape {queries.shape} raised "
-                            f"{type(exc).__name__}: {exc}") from None
-            got = self.as_array(got, "model(queries)")
+            model = require_model(
+                self.call(make_cbr_model, index.copy(), ids.copy(), num_classes, aggregation,
+                          what=what), what, _RECIPE)
+            _check_layers(model, index, ids, aggregation)
+            got = run_model(model, queries)
             want = _reference_cbr(index, ids, num_classes, queries, aggregation)
             if got.shape != want.shape:
                 raise Wrong(f"your model maps {queries.shape} to {got.shape}; expected "
                             f"{want.shape} (one score per class).")
-            if np.allclose(got, want, atol=1e-4):
+            if close(got, want, atol=1e-4):
                 continue
-            other = "mean" if aggregation == "max" else "max"
-            if np.allclose(got, _reference_cbr(index, ids, num_classes, queries, other),
-                           atol=1e-4):
-                raise Wrong(f"with aggregation={aggregation!r} your model computes the {other}: pass "
-                            "`aggregation` on to the AggregationLayer.")
-            raw = reference_aggregate(queries @ index.T, ids, num_classes, aggregation)
-            if got.shape == raw.shape and np.allclose(got, raw, rtol=1e-3, atol=1e-3):
-                raise Wrong("your model uses raw dot products: the queries and the index must "
-                            "be L2-normalised so the scores are cosines (RetrievalLayer does it).")
+            raw = reference_aggregate(queries @ _unit(index).T, ids, num_classes, aggregation)
+            if close(got, raw, rtol=1e-3, atol=1e-3):
+                raise Wrong("the queries are not normalised, so the scores are not cosines: "
+                            "RetrievalLayer normalises them for you.")
             raise Wrong(f"with aggregation={aggregation!r} your model's class scores differ from "
                         "cosine retrieval followed by per-class aggregation.")
+
+
+_RECIPE = "keras.Input → RetrievalLayer → AggregationLayer"
+
+
+def _check_layers(model, index, ids, aggregation):
+    """The model holds an AggregationLayer set up as asked, after a cosine retrieval step."""
+    from ..layers import AggregationLayer
+
+    layers = layers_of(model)
+    found = [layer for layer in layers if isinstance(layer, AggregationLayer)]
+    if not found:
+        raise Wrong("your model has no `AggregationLayer`: build it from the package's two "
+                    f"layers, {_RECIPE}.")
+    layer = found[-1]
+    if layer.aggregation != aggregation:
+        raise Wrong(f"with aggregation={aggregation!r} your AggregationLayer does "
+                    f"{layer.aggregation!r}: pass `aggregation` on to the AggregationLayer.")
+    import keras
+
+    if not np.array_equal(keras.ops.convert_to_numpy(layer.class_ids), ids):
+        raise Wrong("the AggregationLayer's class ids are not those of the index rows: pass "
+                    "`class_ids` as given — row i of the index belongs to class "
+                    "`class_ids[i]`, and sorting them separates rows from their classes.")
+    _check_retrieval(layers, index)
+
+
+def _check_retrieval(layers, index):
+    """A RetrievalLayer (or a Dense layer) that holds the normalised index."""
+    import keras
+
+    from ..layers import RetrievalLayer
+
+    for layer in layers:
+        if isinstance(layer, RetrievalLayer):
+            if close(layer.index_embeddings, _unit(index), atol=1e-5):
+                return
+            raise Wrong("the RetrievalLayer holds other embeddings than `index_embeddings`: "
+                        "give it the index as it is (it normalises the rows itself).")
+        if isinstance(layer, keras.layers.Dense):
+            kernel = keras.ops.convert_to_numpy(layer.kernel)
+            if close(kernel, _unit(index).T, atol=1e-5):
+                return
+            raise Wrong("your retrieval weights are not the L2-normalised index, so the "
+                        "scores are raw dot products, not cosines: use "
+                        "`RetrievalLayer(index_embeddings)`, which normalises them.")
+    raise Wrong(f"your model has no retrieval step before the aggregation: {_RECIPE}.")
 
 
 class RemoveClass(Question):
@@ -310,7 +369,8 @@ def remove_class(embeddings, labels, label):
         labels = names[rng.integers(0, len(names), size=12)]
         labels[:len(names)] = rng.permutation(names)
         embeddings = rng.normal(size=(len(labels), 6))
-        victim = str(labels[int(rng.integers(0, len(labels)))])
+        present, counts = np.unique(labels, return_counts=True)
+        victim = str(rng.choice(present[counts >= 2]))   # a class with several rows
         result = self.call(remove_class, embeddings, labels, victim,
                            what="remove_class(embeddings, labels, label)")
         if not (isinstance(result, (tuple, list)) and len(result) == 2):
@@ -320,8 +380,12 @@ def remove_class(embeddings, labels, label):
             raise Wrong("remove_class changed the arrays it was given. Build new ones "
                         "(boolean indexing does) and leave the originals alone.")
         keep = labels != victim
+        if new_l.size and set(new_l.tolist()) == {victim}:
+            raise Wrong(f"you kept only the rows of {victim!r} — the mask is inverted: keep "
+                        "the rows whose label is *not* the one to remove (`!=`).")
         if victim in new_l.tolist():
-            raise Wrong(f"class {victim!r} is still in the returned labels.")
+            raise Wrong(f"class {victim!r} is still in the returned labels (it has "
+                        f"{int((~keep).sum())} rows: remove them all).")
         if new_e.shape != embeddings[keep].shape or new_l.shape != labels[keep].shape:
             raise Wrong(f"expected {keep.sum()} rows left after removing the "
                         f"{(~keep).sum()} rows of {victim!r}; got {len(new_e)} embeddings and "
@@ -333,7 +397,52 @@ def remove_class(embeddings, labels, label):
                         "and labels together with the same mask.")
 
 
+class PredictWinners(Prediction):
+    _var = ("max_winner", "mean_winner")
+    _title = "Predict, then run: which class wins, with max and with mean?"
+    _hints = [
+        "**max**: each class is scored by its single best image. **mean**: by the average "
+        "of all its images.",
+        "Write down each class's best bar and each class's average, then compare.",
+    ]
+    _solution = ("max → bridge (one image at 0.95); mean → castle (both images near 0.7, "
+                 "while bridge's other two are far). One lucky close image wins max; "
+                 "consistently close images win mean.")
+    solution_code = 'max_winner = "bridge"\nmean_winner = "castle"\n'
+    names = ("bridge", "castle", "tower")
+    class_ids = np.array([0, 2, 1, 0, 2, 2, 1, 0])
+    scores = np.array([0.95, 0.20, 0.70, 0.10, 0.72, 0.75, 0.68, 0.15])
+
+    def winners(self):
+        return tuple(self.names[int(np.argmax(reference_aggregate(
+            self.scores, self.class_ids, len(self.names), aggregation)))]
+            for aggregation in ("max", "mean"))
+
+    def _check(self, max_winner, mean_winner):
+        guesses = []
+        for what, guess in (("max_winner", max_winner), ("mean_winner", mean_winner)):
+            if not isinstance(guess, str):
+                raise Wrong(f"{what} should be a class name in quotes, e.g. "
+                            f"`{what} = \"tower\"`, not {type(guess).__name__}.")
+            if guess.strip().lower() not in self.names:
+                raise Wrong(f"{what} = {guess!r} is not one of the classes "
+                            f"{', '.join(self.names)}.")
+            guesses.append(guess.strip().lower())
+        want = self.winners()
+        if tuple(guesses) == want:
+            return None
+        if tuple(guesses) == want[::-1]:
+            raise Wrong("swapped: think again about which reduction rewards one very close "
+                        "image and which rewards many fairly close ones.")
+        if guesses[0] != want[0]:
+            raise Wrong("max: not that one. With max, a class is as good as its *single best* "
+                        "image — the tallest bar decides, whatever the other bars do.")
+        raise Wrong("mean: not that one. With mean, one very close image is not enough: "
+                    "average *all* of each class's bars and compare the averages.")
+
+
 q1 = AggregateMax()
 q2 = AggregateTopK()
 q3 = AssembleModel()
 q4 = RemoveClass()
+p1 = PredictWinners()

@@ -2,7 +2,8 @@
 
 ``q1`` the label of an album file, ``q2`` the top predictions of one image,
 ``q3`` int8 quantisation of the retrieval weights, ``q4`` run a ``.tflite`` model
-with LiteRT.
+with LiteRT; ``p1`` a *predict, then run* question: what int8 makes of a weight of 1.0,
+and how far ``q / 128`` can be from ``w``.
 
 >>> import numpy as np
 >>> from cbr_edu.exercises.nb05_build_your_own import reference_quantize
@@ -19,8 +20,10 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 
 from ._core import Question, Wrong
+from ._mistakes import name_mistake
+from ._predict import Prediction, guessed_number, judge_number
 
-__all__ = ["q1", "q2", "q3", "q4", "reference_quantize", "reference_top_predictions"]
+__all__ = ["q1", "q2", "q3", "q4", "p1", "reference_quantize", "reference_top_predictions"]
 
 
 class AlbumLabel(Question):
@@ -44,9 +47,8 @@ def album_label(root, path):
     def _check(self, album_label):
         rng = np.random.default_rng(self.seed)
         root = PurePosixPath("/tmp") / f"album_{int(rng.integers(1000, 9999))}"
-        classes = ["cats", "dogs", "Eiffel tower", "café"]
         cases = []
-        for name in classes:
+        for name in ["cats", "dogs", "Eiffel tower", "café"]:
             depth = int(rng.integers(0, 3))
             sub = [f"trip{int(rng.integers(1, 9))}" for _ in range(depth)]
             cases.append((root.joinpath(name, *sub, f"IMG_{int(rng.integers(100, 999))}.jpg"),
@@ -59,13 +61,28 @@ def album_label(root, path):
                 if got is None:
                     raise Wrong("album_label returned None — did you forget `return`?")
                 if str(got) != want:
-                    rel = PurePosixPath(path).relative_to(root)
-                    if str(got) == rel.parent.name:
-                        raise Wrong(f"for {rel} you returned {str(got)!r}, the folder the file "
-                                    f"is in; the class is the folder directly under the root, "
-                                    f"{want!r}.")
-                    raise Wrong(f"album_label({str(root)!r}, {str(path)!r}) gave {got!r}; "
-                                f"expected {want!r}.")
+                    _album_mistake(str(got), root, PurePosixPath(path), want)
+
+
+def _album_mistake(got, root, path, want):
+    """Raise Wrong naming what ``got`` is instead of the class folder."""
+    rel = path.relative_to(root)
+    name_mistake(got, [
+        (rel.parent.name, f"for {rel} you returned {got!r}, the folder the file is in; the "
+                          f"class is the folder directly under the root."),
+        (path.name, f"for {rel} you returned the file name; the class is the folder "
+                    "directly under the root."),
+        (str(rel), f"you returned the whole path below the root ({got!r}); keep only its "
+                   "first part (`.parts[0]`)."),
+        (str(rel.parent), f"you returned all the folders below the root ({got!r}); keep only "
+                          "the first one (`.parts[0]`)."),
+        (path.parts[0], "that is the first part of the *absolute* path: make the path "
+                        "relative to the root first (`relative_to(root)`)."),
+        (path.parts[1], "that is a folder above the album: make the path relative to the "
+                        "root first (`relative_to(root)`)."),
+    ])
+    raise Wrong(f"album_label({str(root)!r}, {str(path)!r}) gave {got!r}, which is not the "
+                "folder directly under the root.")
 
 
 def reference_top_predictions(scores, class_names, top):
@@ -95,35 +112,56 @@ def top_predictions(scores, class_names, top=3):
 
     def _check(self, top_predictions):
         rng = np.random.default_rng(self.seed)
-        for n, top in ((6, 3), (4, 1), (5, 5)):
+        for n, top in ((6, 3), (4, 1), (5, 5), (7, 2)):
             names = [f"class_{c}" for c in "ABCDEFGH"[:n]]
-            perm = rng.permutation(n)
-            names = [names[i] for i in perm]
+            names = [names[i] for i in rng.permutation(n)]
             # distinct scores: with a tie, two orders would both be right
             scores = rng.choice(np.arange(-200, 1001), size=n, replace=False) / 1000
             got = self.call(top_predictions, scores.copy(), list(names), top,
                             what="top_predictions(scores, class_names, top)")
-            want = reference_top_predictions(scores, names, top)
             try:
                 pairs = [(str(a), float(b)) for a, b in got]
             except (TypeError, ValueError):
-                raise Wrong("top_predictions should return a list of `(class name, score)` pairs, e.g. "
-                            "`[('cats', 0.91), ('dogs', 0.55)]`.") from None
-            if len(pairs) != top:
-                raise Wrong(f"with top={top} you returned {len(pairs)} pairs.")
-            if [p[0] for p in pairs] == [w[0] for w in reference_top_predictions(-scores, names, top)]:
-                raise Wrong("you returned the *lowest* scores; sort from the largest down.")
-            if [p[0] for p in pairs] != [w[0] for w in want]:
-                raise Wrong(f"for scores {scores.tolist()} and names {names} with top={top} "
-                            f"you returned {[p[0] for p in pairs]}; expected "
-                            f"{[w[0] for w in want]}. Pair each index with `class_names[i]`.")
-            if not np.allclose([p[1] for p in pairs], [w[1] for w in want]):
-                raise Wrong("the class names are right but the scores next to them are not.")
+                raise Wrong("top_predictions should return a list of `(class name, score)` "
+                            "pairs, e.g. `[('cats', 0.91), ('dogs', 0.55)]`.") from None
+            _judge_top(pairs, scores, names, top)
+
+
+def _judge_top(pairs, scores, names, top):
+    """Raise Wrong naming the mistake when ``pairs`` are not the ``top`` best."""
+    want = reference_top_predictions(scores, names, top)
+    got_names, want_names = [p[0] for p in pairs], [w[0] for w in want]
+    if len(pairs) != top:
+        if len(pairs) == 3:
+            raise Wrong(f"with top={top} you returned 3 pairs: use the `top` you are given, "
+                        "not 3.")
+        raise Wrong(f"with top={top} you returned {len(pairs)} pairs (off by one?): "
+                    "`[:top]` keeps exactly `top`.")
+    if got_names != want_names and np.allclose([p[1] for p in pairs], [w[1] for w in want]):
+        if got_names == list(names[:top]):
+            raise Wrong("the names are in their original order while the scores are sorted: "
+                        "sort the *indices* (`np.argsort`) and pair each with `class_names[i]`.")
+        raise Wrong("the scores are the best ones, but the names next to them are not their "
+                    "classes: pair each index `i` with `class_names[i]` and `scores[i]`.")
+    if got_names == [w[0] for w in reference_top_predictions(-scores, names, top)]:
+        raise Wrong("you returned the *lowest* scores; sort from the largest down.")
+    if got_names != want_names:
+        raise Wrong(f"for scores {scores.tolist()} and names {names} with top={top} "
+                    f"you returned {got_names}, which are not the best classes, best first. "
+                    "Pair each index with `class_names[i]`.")
+    if not np.allclose([p[1] for p in pairs], [w[1] for w in want]):
+        raise Wrong("the class names are right but the scores next to them are not: give "
+                    "each class its own score, unchanged (`float(scores[i])`).")
 
 
 def reference_quantize(weights):
-    """int8 with scale 1/128 and zero point 0, as the original CbR design stores retrieval
-    weights: ``clip(round(w * 128), -128, 127)``."""
+    """int8 with scale 1/128 and zero point 0: ``clip(round(w * 128), -128, 127)``.
+
+    Scale 1/128 and zero point 0 are what the original C++ CbR builder uses for the
+    retrieval weights of int8 embedders. ``q / 128`` reads a weight back to within 1/256
+    (half a step), except weights above 127.5/128, which are clipped to 127: 1.0 comes
+    back as 127/128, off by 1/128.
+    """
     w = np.asarray(weights, dtype=np.float64)
     return np.clip(np.round(w * 128), -128, 127).astype(np.int8)
 
@@ -137,14 +175,37 @@ class QuantizeInt8(Question):
         "1.0 × 128 = 128 does not fit in int8 (−128…127): `np.clip` to [−128, 127] "
         "**before** `.astype(np.int8)`, or 128 wraps round to −128.",
     ]
-    _solution = ("Scale 1/128, zero point 0: `q = clip(round(128·w), −128, 127)`, and "
-                 "`q / 128` recovers `w` to within 1/256. Four times smaller than float32.")
+    _solution = ("Scale 1/128, zero point 0: `q = clip(round(128·w), −128, 127)`. `q / 128` "
+                 "reads each weight back to within 1/256 (half a step of 1/128) — except "
+                 "weights above 127.5/128 ≈ 0.996, which are clipped to 127: a weight of "
+                 "exactly 1.0 comes back as 127/128, off by 1/128. One byte per weight: four "
+                 "times smaller than float32.")
     solution_code = '''\
 import numpy as np
 
 def quantize_int8(weights):
     return np.clip(np.round(weights * 128), -128, 127).astype(np.int8)
 '''
+
+    @staticmethod
+    def _mistakes(w):
+        def int8(values):
+            return np.clip(values, -128, 127).astype(np.int8)
+        return [
+            (np.round(w * 128).astype(np.int8), "1.0 became −128: 128 overflowed int8 and "
+                                                "wrapped round. Clip to [−128, 127] before "
+                                                "converting."),
+            (int8(np.trunc(w * 128)), "`.astype(np.int8)` truncates towards zero; round "
+                                      "first with `np.round` so the error is at most half a "
+                                      "step (1/256)."),
+            (int8(np.floor(w * 128)), "`np.floor` rounds down, so every weight is read back "
+                                      "too small; round to the *nearest* step (`np.round`)."),
+            (int8(np.round(w * 127)), "use scale 1/128 (multiply by 128), the scale of the "
+                                      "original CbR builder; with 127 every weight is read "
+                                      "back wrong by q/128."),
+            (np.clip(np.round(w * 128), -127, 127).astype(np.int8),
+             "−1.0 × 128 = −128 fits in int8: clip to [−128, 127], not to ±127."),
+        ]
 
     def _check(self, quantize_int8):
         rng = np.random.default_rng(self.seed)
@@ -154,28 +215,56 @@ def quantize_int8(weights):
         w[0, 3] = 1.0           # a unit vector along an axis: 128 does not fit
         w[1] = 0.0
         w[1, 5] = -1.0
-        got = self.call(quantize_int8, w.copy(), what="quantize_int8(weights)")
-        arr = np.asarray(got)
+        arr = np.asarray(self.call(quantize_int8, w.copy(), what="quantize_int8(weights)"))
         if arr.shape != w.shape:
             raise Wrong(f"quantize_int8 returned shape {arr.shape}; expected {w.shape}.")
         if arr.dtype != np.int8:
             raise Wrong(f"the result has dtype {arr.dtype}; convert it with `.astype(np.int8)` "
-                        "(1 byte per weight, 4× smaller than float32).")
-        want = reference_quantize(w)
-        if np.array_equal(arr, want):
+                        "(signed, 1 byte per weight, 4× smaller than float32).")
+        if np.array_equal(arr, reference_quantize(w)):
             return
-        if arr[0, 3] == -128:
-            raise Wrong("1.0 became −128: 128 overflowed int8 and wrapped round. Clip to "
-                        "[−128, 127] before converting.")
-        trunc = np.clip(np.trunc(w * 128), -128, 127).astype(np.int8)
-        if np.array_equal(arr, trunc):
-            raise Wrong("`.astype(np.int8)` truncates towards zero; round first with "
-                        "`np.round` so the error is at most half a step (1/256).")
-        if np.array_equal(arr, np.clip(np.round(w * 127), -128, 127).astype(np.int8)):
-            raise Wrong("use scale 1/128 (multiply by 128), as the original CbR design does.")
-        err = np.abs(arr / 128.0 - w).max()
-        raise Wrong(f"`q / 128` should be within 1/256 of the weights; the largest error "
-                    f"is {err:.3g}.")
+        name_mistake(arr, self._mistakes(w))
+        err = np.abs(arr / 128.0 - w)
+        raise Wrong(f"`q / 128` should read each weight back to within 1/256 (1/128 for the "
+                    f"clipped weights near 1.0); the largest error is {err.max():.3g}.")
+
+
+class PredictInt8(Prediction):
+    _var = ("int8_of_one", "largest_error")
+    _title = "Predict, then run: int8 at the edge"
+    _hints = [
+        "int8 holds the whole numbers −128 … 127. What is 1.0 × 128, and what does "
+        "clipping make of it?",
+        "Rounding to the nearest step of 1/128 is off by at most half a step, 1/256. But "
+        "a clipped weight is off by more: compare 1.0 with what is read back for it.",
+    ]
+    _solution = ("1.0 × 128 = 128 does not fit: it is clipped to **127**, read back as "
+                 "127/128, so the largest error is **1/128** ≈ 0.0078 (at w = 1.0). "
+                 "Every weight up to 127.5/128 comes back within 1/256.")
+    solution_code = "int8_of_one = 127\nlargest_error = 1 / 128\n"
+
+    def _check(self, int8_of_one, largest_error):
+        got = guessed_number(self, int8_of_one, "int8_of_one")
+        judge_number(got, 127, tolerance=0, mistake_rtol=0, mistakes=(
+            (128, "int8_of_one: 128 does not fit in int8 (one signed byte) — what does "
+                  "clipping make of it?"),
+            (-128, "int8_of_one: that is what wrap-around gives (`.astype` without clipping); "
+                   "the quantiser clips first."),
+            (1, "int8_of_one: the weight is multiplied by 128 (scale 1/128) before rounding."),
+        ), otherwise="int8_of_one: 1.0 × 128, then clipped to the int8 range.")
+        error = guessed_number(self, largest_error, "largest_error")
+        judge_number(error, 1 / 128, tolerance=2.5e-4, mistakes=(   # 0.008 passes
+            (1 / 256, "largest_error: 1/256 (half a step) holds for every weight that is "
+                      "*rounded*; a weight that is clipped is read back further off. Which "
+                      "weight is that?"),
+            (0, "largest_error: int8 has only 256 values, so most weights cannot come back "
+                "exactly."),
+            (0.5, "largest_error: 0.5 is half a step counted in q; the error of w = q / 128 "
+                  "is counted in w's units, where a step is 128 times smaller."),
+            (1.0, "largest_error: 1 would be a whole step counted in q; the error of "
+                  "w = q / 128 is counted in w's units."),
+        ), otherwise="largest_error: compare each weight w with what comes back, q / 128; "
+                     "look at the two ends of [−1, 1].")
 
 
 _TFLITE_CACHE: dict = {}
@@ -251,8 +340,7 @@ def run_litert(tflite_path, inputs):
         with tempfile.TemporaryDirectory() as tmp:
             path = os.path.join(tmp, "tiny_cbr.tflite")
             Path(path).write_bytes(content)
-            got = self.call(run_litert, path, queries.copy(),
-                            what="run_litert(tflite_path, inputs)")
+            got = _call_with_advice(self, run_litert, path, queries.copy())
         want = reference(queries)
         arr = self.as_array(got, "run_litert(...)")
         if arr.shape == want.shape[1:] or arr.shape == (1, want.shape[1]):
@@ -268,7 +356,23 @@ def run_litert(tflite_path, inputs):
         self.assert_close(arr, want, "run_litert(...)", atol=1e-4)
 
 
+def _call_with_advice(question, run_litert, path, queries):
+    """Call the learner's runner; add what to do to LiteRT's terse tensor errors."""
+    try:
+        return question.call(run_litert, path, queries, what="run_litert(tflite_path, inputs)")
+    except Wrong as exc:
+        text = str(exc)
+        if "Dimension mismatch" in text:
+            text += (" — the model takes **one row at a time** (shape `[1, dim]`): loop over "
+                     "the inputs and set `x[None]` for each.")
+        elif "but expected type" in text:
+            text += (" — cast each row to the input's dtype first: "
+                     "`x[None].astype(inp['dtype'])`.")
+        raise Wrong(text) from None
+
+
 q1 = AlbumLabel()
 q2 = TopPredictions()
 q3 = QuantizeInt8()
 q4 = RunLiteRT()
+p1 = PredictInt8()

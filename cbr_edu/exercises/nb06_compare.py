@@ -2,97 +2,25 @@
 
 ``q1`` sample a seeded N-way K-shot episode, ``q2`` SimpleShot's CL2N feature
 transform, ``q3`` the nearest-prototype classifier, ``q4`` mean accuracy ± 95 %
-confidence interval over episodes, ``q5`` open-set rejection.
+confidence interval over episodes, ``q5`` open-set rejection; ``p1`` a *predict, then
+run* question: how much narrower the interval gets with four times the episodes.
 
->>> import numpy as np
->>> from cbr_edu.exercises.nb06_compare import reference_mean_ci
->>> m, h = reference_mean_ci([0.6, 0.8, 0.7, 0.9])
->>> round(m, 3), round(h, 3)
-(0.75, 0.127)
+>>> from cbr_edu.exercises.nb06_compare import q5
+>>> q5.evaluate(lambda scores, threshold: scores.argmax(axis=1)).message[:22]
+'nothing was rejected: '
 """
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
+from ..similarity import l2_normalize as _unit
 from ._core import Question, Wrong
+from ._mistakes import draw_telling_apart, name_mistake
+from ._nb06_intervals import MeanCI, PredictShrink, reference_mean_ci
 
-__all__ = ["q1", "q2", "q3", "q4", "q5", "reference_mean_ci", "reference_cl2n",
+__all__ = ["q1", "q2", "q3", "q4", "q5", "p1", "reference_mean_ci", "reference_cl2n",
            "reference_prototypes"]
-
-Z95 = 1.959963984540054
-
-
-def reference_mean_ci(accuracies):
-    """Mean and 95 % half-width ``1.96 · s / √n`` (``s`` the sample std, ddof=1)."""
-    a = np.asarray(accuracies, dtype=np.float64).reshape(-1)
-    if a.size < 2:
-        return float(a.mean()), float("nan")
-    return float(a.mean()), float(Z95 * a.std(ddof=1) / math.sqrt(a.size))
-
-
-def _t975(df):
-    try:
-        from scipy import stats
-        return float(stats.t.ppf(0.975, df))
-    except Exception:  # pragma: no cover - scipy ships with scikit-learn
-        return Z95
-
-
-class MeanCI(Question):
-    _var = "mean_ci"
-    _title = "Accuracy ± 95 % confidence interval"
-    _hints = [
-        "The interval is about the **mean** over episodes, so it shrinks as you run more "
-        "episodes: its half-width is 1.96 × (standard error), and the standard error is "
-        "`std / sqrt(n)`.",
-        "`a.std(ddof=1)` is the sample standard deviation; `len(a)` is n. "
-        "Return `(a.mean(), 1.96 * a.std(ddof=1) / np.sqrt(len(a)))`.",
-    ]
-    _solution = ("Few-shot papers report `mean ± 1.96·s/√n` over (typically 600–10 000) "
-                 "episodes. The spread of single episodes (`s`) stays wide; the uncertainty "
-                 "of the mean shrinks with √n.")
-    solution_code = '''\
-import numpy as np
-
-def mean_ci(accuracies):
-    a = np.asarray(accuracies, dtype=float)
-    return a.mean(), 1.96 * a.std(ddof=1) / np.sqrt(len(a))
-'''
-
-    def _check(self, mean_ci):
-        rng = np.random.default_rng(self.seed)
-        for n in (int(rng.integers(8, 15)), int(rng.integers(150, 400))):
-            acc = np.clip(rng.normal(0.7, 0.12, size=n), 0, 1)
-            got = self.call(mean_ci, acc.copy(), what="mean_ci(accuracies)")
-            if not (isinstance(got, (tuple, list, np.ndarray)) and len(got) == 2):
-                raise Wrong("mean_ci should return two numbers: `(mean, half_width)`.")
-            mean, half = (float(self.as_array(v, "mean_ci(...)")) for v in got)
-            m, h = reference_mean_ci(acc)
-            if not np.isclose(mean, m, atol=1e-9):
-                raise Wrong(f"the mean is {mean:.4f}; expected {m:.4f}.")
-            s1, s0, root = acc.std(ddof=1), acc.std(ddof=0), math.sqrt(n)
-            ok = [Z95 * s / root for s in (s0, s1)] + [_t975(n - 1) * s1 / root]
-            if any(np.isclose(half, v, rtol=1e-3) for v in ok):
-                continue
-            for mult in (Z95, 1.96, 1.0):
-                for s in (s0, s1):
-                    if np.isclose(half, mult * s, rtol=1e-3):
-                        raise Wrong("your half-width is the spread of single episodes (a "
-                                    "multiple of the std). The interval is for the *mean*: "
-                                    "divide by √n.")
-                    if np.isclose(half, mult * s / n, rtol=1e-3):
-                        raise Wrong("you divided by n; the standard error is std / **√n**.")
-            if any(np.isclose(half, s / root, rtol=1e-3) for s in (s0, s1)):
-                raise Wrong("that is the standard error (one sigma, ~68 %). For 95 % multiply "
-                            "by 1.96.")
-            if any(np.isclose(half, 2 * Z95 * s / root, rtol=1e-3) for s in (s0, s1)):
-                raise Wrong("that is the full width of the interval; return the half-width "
-                            "(mean ± half-width).")
-            raise Wrong(f"for n={n} episodes the half-width should be about {h:.4f}; you gave "
-                        f"{half:.4f}.")
 
 
 class SampleEpisode(Question):
@@ -124,16 +52,16 @@ def sample_episode(labels, ways, shots, queries, seed):
     return np.array(support), np.array(query)
 '''
 
+    ways, shots, queries = 5, 3, 4
+
     def _check(self, sample_episode):
         rng = np.random.default_rng(self.seed)
-        labels = rng.permutation(np.repeat(np.arange(8), 12))
-        labels = np.array([f"c{v}" for v in labels])
-        what = "sample_episode(labels, ways, shots, queries, seed)"
-        ways, shots, queries = 5, 3, 4
+        labels = np.array([f"c{v}" for v in rng.permutation(np.repeat(np.arange(8), 12))])
         seed = int(rng.integers(0, 10_000))
 
-        def run(s, n=ways, k=shots, q=queries):
-            got = self.call(sample_episode, labels.copy(), n, k, q, s, what=what)
+        def run(s):
+            got = self.call(sample_episode, labels.copy(), self.ways, self.shots, self.queries,
+                            s, what="sample_episode(labels, ways, shots, queries, seed)")
             if not (isinstance(got, (tuple, list)) and len(got) == 2):
                 raise Wrong("sample_episode should return `(support_idx, query_idx)`.")
             sup, qry = (np.asarray(g).reshape(-1) for g in got)
@@ -144,13 +72,24 @@ def sample_episode(labels, ways, shots, queries, seed):
             return sup, qry
 
         sup, qry = run(seed)
+        others = [run(s) for s in range(seed + 1, seed + 9)]
+        self._check_one(labels, sup, qry, others)
+        again = run(seed)
+        if not (np.array_equal(again[0], sup) and np.array_equal(again[1], qry)):
+            raise Wrong("the same seed gave a different episode: draw everything from "
+                        "`np.random.default_rng(seed)`.")
+        self._check_random(labels, others, sup)
+
+    def _check_one(self, labels, sup, qry, others):
+        ways, shots, queries = self.ways, self.shots, self.queries
         if len(sup) != ways * shots:
             raise Wrong(f"a {ways}-way {shots}-shot support set has {ways * shots} "
                         f"images; you returned {len(sup)}.")
         if len(qry) != ways * queries:
             raise Wrong(f"with {queries} queries per class there are {ways * queries} "
                         f"query images; you returned {len(qry)}.")
-        if len(set(sup.tolist())) != len(sup) or len(set(qry.tolist())) != len(qry):
+        if any(len(set(x.tolist())) != len(x) for episode in [(sup, qry)] + others
+               for x in episode):
             raise Wrong("an image appears twice in the support or the query set; sample "
                         "without replacement.")
         if set(sup.tolist()) & set(qry.tolist()):
@@ -165,17 +104,25 @@ def sample_episode(labels, ways, shots, queries, seed):
             raise Wrong(f"the query set should have {queries} images from each of the same "
                         f"{ways} classes; it has "
                         f"{dict(zip(q_classes.tolist(), q_counts.tolist()))}.")
-        again = run(seed)
-        if not (np.array_equal(again[0], sup) and np.array_equal(again[1], qry)):
-            raise Wrong("the same seed gave a different episode: draw everything from "
-                        "`np.random.default_rng(seed)`.")
-        episodes = {tuple(sorted(run(seed + i)[0].tolist())) for i in range(1, 6)}
-        if len(episodes) == 1 and episodes == {tuple(sorted(sup.tolist()))}:
+
+    def _check_random(self, labels, episodes, first_support):
+        """Over other seeds: other episodes, other classes, other images of a class."""
+        supports = {tuple(sorted(sup.tolist())) for sup, _ in episodes}
+        if supports == {tuple(sorted(first_support.tolist()))}:
             raise Wrong("different seeds gave the same episode: use the `seed` argument.")
-        classes_seen = {c for s in range(seed, seed + 8) for c in labels[run(s)[0]].tolist()}
-        if len(classes_seen) <= ways:
+        classes_seen = {c for sup, _ in episodes for c in labels[sup].tolist()}
+        if len(classes_seen) <= self.ways:
             raise Wrong(f"over several seeds only the classes {sorted(classes_seen)} were "
                         "chosen: pick the N classes at random too.")
+        picks = {}   # class -> the different support sets it got
+        for sup, _ in episodes:
+            for c in set(labels[sup].tolist()):
+                picks.setdefault(c, set()).add(tuple(sorted(x for x in sup if labels[x] == c)))
+        chosen_twice = [c for c in picks if sum(c in labels[sup] for sup, _ in episodes) > 1]
+        if chosen_twice and all(len(picks[c]) == 1 for c in chosen_twice):
+            raise Wrong("a class gets the same support images every time it is chosen: the "
+                        "sampler is not random *within* a class. Shuffle each class's images "
+                        "(`rng.permutation`) before taking the first K.")
 
 
 def reference_cl2n(features, mean):
@@ -215,15 +162,15 @@ def cl2n(features, mean):
                         "per feature vector).")
         if np.allclose(got, want, atol=1e-6):
             return
-        unit = x / np.linalg.norm(x, axis=1, keepdims=True)
-        if np.allclose(got, unit - mean, atol=1e-6) or \
-                np.allclose(got, unit - mean / np.linalg.norm(mean), atol=1e-6):
-            raise Wrong("you normalised first and centred after; centre first, then "
-                        "normalise, so the result has unit rows.")
-        if np.allclose(got, unit, atol=1e-6):
-            raise Wrong("you normalised but did not subtract the mean (that is L2N, not CL2N).")
-        if np.allclose(got, x - mean, atol=1e-6):
-            raise Wrong("you centred but did not normalise the rows to length 1.")
+        first = "you normalised first and centred after; centre first, then normalise."
+        name_mistake(got, [
+            (_unit(x) - mean, first), (_unit(x) - _unit(mean), first),
+            (_unit(x), "you normalised but did not subtract the mean (that is L2N, not CL2N)."),
+            (reference_cl2n(x, x.mean(axis=0)), "you centred with the mean of these features; "
+                                                "subtract the `mean` you are given, so every "
+                                                "query is moved the same way."),
+            (x - mean, "you centred but did not normalise the rows to length 1."),
+        ], atol=1e-6)
         norms = np.linalg.norm(got, axis=1)
         if not np.allclose(norms, 1, atol=1e-6):
             raise Wrong(f"the rows should have length 1; yours have lengths "
@@ -235,20 +182,15 @@ def cl2n(features, mean):
 def reference_prototypes(support, support_labels, queries):
     """Nearest prototype by cosine: prototypes are the class means of the L2-normalised
     support embeddings. Returns predicted labels."""
-    def unit(v):
-        return v / np.linalg.norm(v, axis=1, keepdims=True)
     support_labels = np.asarray(support_labels)
     classes = np.unique(support_labels)
-    s = unit(np.asarray(support, dtype=np.float64))
+    s = _unit(support)
     protos = np.stack([s[support_labels == c].mean(axis=0) for c in classes])
-    scores = unit(np.asarray(queries, dtype=np.float64)) @ unit(protos).T
-    return classes[np.argmax(scores, axis=1)]
+    return classes[np.argmax(_unit(queries) @ _unit(protos).T, axis=1)]
 
 
 def _one_nn(support, support_labels, queries):
-    def unit(v):
-        return v / np.linalg.norm(v, axis=1, keepdims=True)
-    sims = unit(queries) @ unit(support).T
+    sims = _unit(queries) @ _unit(support).T
     return np.asarray(support_labels)[np.argmax(sims, axis=1)]
 
 
@@ -278,32 +220,62 @@ def prototype_predict(support, support_labels, queries):
     return classes[np.argmax(scores, axis=1)]
 '''
 
+    names = np.array(["kiwi", "apple", "fig", "date"])   # first seen ≠ sorted order
+
+    def _answers(self, support, support_labels, queries):
+        """The right predictions, then what each mistake predicts."""
+        classes = np.unique(support_labels)
+        first_seen = np.array(list(dict.fromkeys(support_labels.tolist())))
+
+        def means(x, order):
+            return np.stack([x[support_labels == c].mean(axis=0) for c in order])
+        unit_protos = _unit(means(_unit(support), classes))
+        return [
+            (reference_prototypes(support, support_labels, queries), None),
+            (_one_nn(support, support_labels, queries),
+             "that is the nearest single support example (1-NN, CbR with max). Average each "
+             "class's support embeddings into one prototype first."),
+            (classes[np.argmax(_unit(queries) @ _unit(means(support, classes)).T, axis=1)],
+             "you averaged the raw support embeddings; L2-normalise each one first, so a long "
+             "vector does not pull its prototype."),
+            (classes[np.argmin(_unit(queries) @ unit_protos.T, axis=1)],
+             "those are the *least* similar prototypes: take the argmax of the cosine."),
+            (classes[np.argmax(_unit(queries) @ _unit(means(_unit(support), first_seen)).T,
+                               axis=1)],
+             "the prototypes are in the order the classes first appear, but the labels you "
+             "return are sorted (`np.unique`): build both in the same order."),
+            (classes[np.argmin(np.linalg.norm(queries[:, None] - means(support, classes)[None],
+                                              axis=2), axis=1)],
+             "you compared raw vectors by Euclidean distance; compare normalised queries and "
+             "prototypes by cosine."),
+        ]
+
+    def _draw(self, rng):
+        centres = rng.normal(size=(4, 12))
+        support_labels = np.repeat(self.names, 5)
+        support = (np.repeat(centres, 5, axis=0) + rng.normal(size=(20, 12))) * \
+            rng.uniform(0.3, 3.0, size=(20, 1))
+        queries = (centres[rng.integers(0, 4, size=30)] + rng.normal(size=(30, 12))) * \
+            rng.uniform(0.3, 3.0, size=(30, 1))
+        return support, support_labels, queries
+
     def _check(self, prototype_predict):
         rng = np.random.default_rng(self.seed)
         what = "prototype_predict(support, support_labels, queries)"
-        names = np.array(["kiwi", "apple", "fig", "date"])
-        for _ in range(50):   # a case where prototypes and 1-NN disagree
-            centres = rng.normal(size=(4, 12))
-            support_labels = np.repeat(names, 5)
-            support = np.repeat(centres, 5, axis=0) + rng.normal(scale=1.0, size=(20, 12))
-            queries = centres[rng.integers(0, 4, size=30)] + rng.normal(scale=1.0, size=(30, 12))
-            want = reference_prototypes(support, support_labels, queries)
-            if np.any(want != _one_nn(support, support_labels, queries)):
-                break
-        got = self.call(prototype_predict, support.copy(), support_labels.copy(),
-                        queries.copy(), what=what)
+        case = draw_telling_apart(lambda: self._draw(rng),
+                                  lambda c: [p for p, _ in self._answers(*c)])
+        got = self.call(prototype_predict, *(x.copy() for x in case), what=what)
         got = np.asarray(got).reshape(-1)
+        answers = self._answers(*case)
+        want = answers[0][0]
         if got.shape != want.shape:
-            raise Wrong(f"{what} returned {got.shape[0]} predictions for {len(queries)} "
-                        "queries.")
+            raise Wrong(f"{what} returned {got.shape[0]} predictions for {len(want)} queries.")
         if np.issubdtype(got.dtype, np.number):
             raise Wrong("return the predicted *labels* (e.g. 'fig'), not column numbers: "
                         "`classes[np.argmax(scores, axis=1)]`.")
         if np.array_equal(got, want):
             return
-        if np.array_equal(got, _one_nn(support, support_labels, queries)):
-            raise Wrong("that is the nearest single support example (1-NN, CbR with max). "
-                        "Average each class's support embeddings into one prototype first.")
+        name_mistake(got, answers[1:])
         wrong = int(np.sum(got != want))
         raise Wrong(f"{wrong} of {len(want)} predictions differ from the nearest prototype "
                     "(cosine to the mean of each class's normalised support embeddings).")
@@ -330,28 +302,49 @@ def predict_or_reject(scores, threshold):
     return np.where(scores.max(axis=1) < threshold, -1, best)
 '''
 
+    @staticmethod
+    def _answers(scores, threshold):
+        """The right predictions, then what each mistake predicts."""
+        best, column = scores.max(axis=1), scores.argmax(axis=1)
+        return [
+            (np.where(best < threshold, -1, column), None),
+            (np.where(best > threshold, column, -1),
+             "a best score exactly equal to the threshold should be accepted: reject only "
+             "when it is *below* (`<`)."),
+            (np.where(best >= threshold, -1, column),
+             "the other way round: reject (−1) when the best score is *below* the threshold, "
+             "keep the prediction otherwise."),
+            (column, "nothing was rejected: rows whose best score is below the threshold "
+                     "should be −1."),
+            (np.where(best < threshold, 0, column),
+             "a rejected row must be −1, not 0: 0 is a real class (the first column)."),
+            (np.where(scores.mean(axis=1) < threshold, -1, column),
+             "you compared the row's *mean* score with the threshold; compare its best score "
+             "(`scores.max(axis=1)`)."),
+            (np.where((scores < threshold).any(axis=1), -1, column),
+             "you rejected a row when *any* of its scores is below the threshold; only its "
+             "best score counts (`scores.max(axis=1)`)."),
+        ]
+
+    @staticmethod
+    def _draw(rng):
+        level = rng.uniform(0.2, 0.9, size=(12, 1))     # some rows high all along
+        scores = np.clip(level + rng.normal(0, 0.1, size=(12, 4)), 0, 1).round(3)
+        return scores, float(np.sort(scores.max(axis=1))[6])   # one row sits on it
+
     def _check(self, predict_or_reject):
         rng = np.random.default_rng(self.seed)
-        scores = rng.uniform(0.0, 1.0, size=(12, 4)).round(3)
-        threshold = float(np.sort(scores.max(axis=1))[6])   # one row sits exactly on it
+        scores, threshold = draw_telling_apart(
+            lambda: self._draw(rng), lambda c: [p for p, _ in self._answers(*c)])
         got = self.as_array(self.call(predict_or_reject, scores.copy(), threshold,
                                       what="predict_or_reject(scores, threshold)"),
                             "predict_or_reject(...)").reshape(-1)
-        best = scores.max(axis=1)
-        want = np.where(best < threshold, -1, scores.argmax(axis=1))
-        if got.shape != want.shape:
-            raise Wrong(f"expected one prediction per row ({len(want)}), got {got.shape}.")
-        if np.array_equal(got, want):
+        answers = self._answers(scores, threshold)
+        if got.shape != answers[0][0].shape:
+            raise Wrong(f"expected one prediction per row ({len(scores)}), got {got.shape}.")
+        if np.array_equal(got, answers[0][0]):
             return
-        if np.array_equal(got, np.where(best > threshold, scores.argmax(axis=1), -1)):
-            raise Wrong("a best score exactly equal to the threshold should be accepted: "
-                        "reject only when it is *below* (`<`).")
-        if np.array_equal(got, np.where(best >= threshold, -1, scores.argmax(axis=1))):
-            raise Wrong("the other way round: reject (−1) when the best score is *below* the "
-                        "threshold, keep the prediction otherwise.")
-        if np.array_equal(got, scores.argmax(axis=1)):
-            raise Wrong("nothing was rejected: rows whose best score is below the threshold "
-                        "should be −1.")
+        name_mistake(got, answers[1:])
         raise Wrong("some predictions differ: −1 where the row's best score is below the "
                     "threshold, otherwise the column of the best score.")
 
@@ -361,3 +354,4 @@ q2 = CL2N()
 q3 = Prototypes()
 q4 = MeanCI()
 q5 = Reject()
+p1 = PredictShrink()
