@@ -2,12 +2,15 @@
 
 TensorFlow writes CUDA probes and oneDNN notes to file descriptor 2 while it loads,
 before its logging is set up, so ``TF_CPP_MIN_LOG_LEVEL`` cannot stop them (in a
-notebook they show as a red block); LiteRT announces its XNNPACK delegate the same way.
-:func:`native_stderr_filtered` sends fd 2 to a temporary file for a block, then writes
-back every line that is not one of those notes. :func:`quiet_tensorflow_start` (run by
-``import cbr_edu``) makes the first ``import tensorflow`` — by anyone, through any
-module — load inside it, and filters TensorFlow's Python-level notes about Keras' and
-cbr-edu's own functions (retracing, assets written, the converter's deprecation note).
+notebook they show as a red block); LiteRT announces its XNNPACK delegate the same way,
+once per process, at the first interpreter. :func:`native_stderr_filtered` sends fd 2 to
+a temporary file for a block, then writes back every line that is not one of those
+notes. :func:`quiet_tool_start` (run by ``import cbr_edu``) makes the first ``import
+tensorflow`` — by anyone, through any module — load inside it, lets LiteRT make its
+announcement there too when ``ai_edge_litert.interpreter`` is first imported (a learner's
+own ``Interpreter`` then says nothing), and filters TensorFlow's Python-level notes about
+Keras' and cbr-edu's own functions (retracing, assets written, the converter's
+deprecation note).
 A learner's own ``tf.function`` that retraces still gets its warning.
 
 ``CBR_EDU_TOOL_LOGS=1`` turns all of this off (to see what the tools say).
@@ -35,7 +38,7 @@ import tempfile
 from contextlib import contextmanager
 
 __all__ = ["TOOL_LOGS_ENV", "is_tool_note", "native_stderr_filtered",
-           "quiet_tensorflow_start", "ToolNoteFilter"]
+           "quiet_tool_start", "ToolNoteFilter"]
 
 TOOL_LOGS_ENV = "CBR_EDU_TOOL_LOGS"
 
@@ -116,11 +119,38 @@ class ToolNoteFilter(logging.Filter):
         return not _PYTHON_NOTES.match(message)
 
 
-class _QuietLoader(importlib.abc.Loader):
-    """Loads a module with the real loader, inside :func:`native_stderr_filtered`."""
+def _tensorflow_loaded(module):
+    # the CUDA probe runs at the first device lookup: here, not in a later cell
+    module.config.list_physical_devices()
+    _filter_tensorflow_logger()
 
-    def __init__(self, loader):
-        self._loader = loader
+
+def _litert_loaded(module):
+    """LiteRT announces its XNNPACK delegate once per process, at the first interpreter:
+    make that one a tiny model's, here, so a learner's own interpreter says nothing."""
+    try:
+        import numpy as np
+
+        from .tflite._graph import Graph, new_model, pack
+        model = new_model(dim=1)
+        graph = Graph(model)
+        x = int(graph.subgraph.inputs[0])
+        graph.subgraph.outputs = np.array([graph.op("RELU", [x], "relu", (1, 1))], np.int32)
+        module.Interpreter(model_content=pack(model)).allocate_tensors()
+    except Exception:  # noqa: BLE001 - a note may show; the import must not fail for it
+        pass
+
+
+#: modules loaded with their start-up notes filtered, and what else runs while filtered
+_FIRST_LOAD = {"tensorflow": _tensorflow_loaded, "ai_edge_litert.interpreter": _litert_loaded}
+
+
+class _QuietLoader(importlib.abc.Loader):
+    """Loads a module with the real loader, then its ``loaded`` step, inside
+    :func:`native_stderr_filtered`."""
+
+    def __init__(self, loader, loaded):
+        self._loader, self._loaded = loader, loaded
 
     def create_module(self, spec):
         return self._loader.create_module(spec)
@@ -128,25 +158,27 @@ class _QuietLoader(importlib.abc.Loader):
     def exec_module(self, module):
         with native_stderr_filtered():
             self._loader.exec_module(module)
-            # the CUDA probe runs at the first device lookup: here, not in a later cell
-            module.config.list_physical_devices()
-        _filter_tensorflow_logger()
+            self._loaded(module)
 
     def __getattr__(self, name):  # resources, source and the rest: the real loader's
         return getattr(self._loader, name)
 
 
 class _QuietStart(importlib.abc.MetaPathFinder):
-    """Finds ``tensorflow`` once and hands it to :class:`_QuietLoader`."""
+    """Finds each module of :data:`_FIRST_LOAD` once and hands it to :class:`_QuietLoader`."""
+
+    def __init__(self, waiting):
+        self._waiting = dict(waiting)
 
     def find_spec(self, fullname, path=None, target=None):
-        if fullname != "tensorflow":
+        loaded = self._waiting.pop(fullname, None)
+        if loaded is None:
             return None
-        if self in sys.meta_path:
+        if not self._waiting and self in sys.meta_path:
             sys.meta_path.remove(self)
         spec = importlib.util.find_spec(fullname)
         if spec is not None and spec.loader is not None:
-            spec.loader = _QuietLoader(spec.loader)
+            spec.loader = _QuietLoader(spec.loader, loaded)
         return spec
 
 
@@ -157,11 +189,12 @@ def _filter_tensorflow_logger():
             logger.addFilter(ToolNoteFilter())
 
 
-def quiet_tensorflow_start():
-    """Load TensorFlow (when it is first imported) with its start-up notes filtered."""
+def quiet_tool_start():
+    """Load TensorFlow and LiteRT (when first imported) with their start-up notes filtered."""
     if tool_logs_shown():
         return
     if "tensorflow" in sys.modules:
         _filter_tensorflow_logger()
-    elif not any(isinstance(f, _QuietStart) for f in sys.meta_path):
-        sys.meta_path.insert(0, _QuietStart())
+    waiting = {name: loaded for name, loaded in _FIRST_LOAD.items() if name not in sys.modules}
+    if waiting and not any(isinstance(f, _QuietStart) for f in sys.meta_path):
+        sys.meta_path.insert(0, _QuietStart(waiting))

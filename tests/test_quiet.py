@@ -64,3 +64,20 @@ def test_a_learners_own_retracing_warning_is_kept():
 
     assert not note.filter(record("TensorFlowTrainer.make_predict_function.<locals>.step"))
     assert note.filter(record("my_step"))
+
+
+def test_a_learners_own_litert_interpreter_says_nothing(tmp_path):
+    """LiteRT's one delegate note per process is made at import, filtered; then a learner's
+    Interpreter is silent. Without cbr_edu, the same code prints it."""
+    import numpy as np
+
+    from cbr_edu.tflite._graph import Graph, new_model, pack
+    model = new_model(dim=3)
+    graph = Graph(model)
+    graph.subgraph.outputs = np.array(
+        [graph.op("RELU", [int(graph.subgraph.inputs[0])], "relu", (1, 3))], np.int32)
+    (tmp_path / "relu.tflite").write_bytes(pack(model))
+    code = ("from ai_edge_litert.interpreter import Interpreter\n"
+            f"Interpreter(model_path={str(tmp_path / 'relu.tflite')!r}).allocate_tensors()\n")
+    assert run_python("import cbr_edu\n" + code).stderr == ""
+    assert "XNNPACK delegate" in run_python(code).stderr
