@@ -42,7 +42,8 @@ from pathlib import Path
 import nbformat
 
 from cbr_edu.instructor.execute import (KERNEL_NAME, NotebookFailed, cell_seconds,
-                                        describe_cell, exercise_id, problems, question)
+                                        describe_cell, exercise_id, problems, question,
+                                        where)
 from cbr_edu.instructor.execute import execute as run_notebook
 from cbr_edu.instructor.execute import text_outputs
 from cbr_edu.instructor.render import instructor_page
@@ -188,7 +189,7 @@ if pytest is not None:
                               f"printed {want!r}")
         found = problems(run)
         assert not found, f"{nb_path.name} ({mode}) shows learners:\n" + "\n".join(
-            f"  {describe_cell(nb_path, i, run.cells[i])}: {what}" for i, what in found)
+            f"  {where(nb_path, run, i)}: {what}" for i, what in found)
         return run
 
     @skip_exec

@@ -14,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-from .execute import NotebookFailed, describe_cell, execute, problems
+from .execute import NotebookFailed, execute, problems, where
 from .render import instructor_page, page_title, render_markdown, time_estimate, write_index
 
 DOCUMENTS = (("notes.md", "notes.html", "instructor notes"),
@@ -69,7 +69,7 @@ def _page(path, out_dir):
     print(f"{path.name} …", end=" ", flush=True)
     nb, seconds, exercises = execute(path, solved=True)
     for i, what in problems(nb):
-        print(f"\n  note: {describe_cell(path, i, nb.cells[i])}: {what}", end="")
+        print(f"\n  note: {where(path, nb, i)}: {what}", end="")
     target = instructor_page(nb, out_dir / f"{path.stem}.html", seconds=seconds)
     print(f"{seconds:.0f} s → {target}")
     return {"file": target.name, "title": page_title(nb, path.stem),
