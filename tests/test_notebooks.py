@@ -12,8 +12,11 @@
   ``CBR_EDU_STRICT_CHECKS=1``: every ``check()`` must print "Correct". The executed
   notebook then becomes its instructor-edition page (``make instructor``), which must
   show every plot and no widget placeholder.
+* ``test_runs_online`` — every notebook whose parameter cell switches something with
+  ``ONLINE = True`` runs solved that way, against local stand-ins for TF Hub and the
+  online data sets (``online_stand_ins.py``), so Colab's first run is not the first.
 
-Both runs must show learners nothing of what ``cbr_edu.instructor.execute.problems``
+All runs must show learners nothing of what ``cbr_edu.instructor.execute.problems``
 lists: no error, nothing on stderr, no tool log line, no unrounded number — except
 in a cell tagged ``tool-log`` (a lesson that shows a tool's own line on purpose).
 The execution itself is ``cbr_edu.instructor.execute``, shared with ``make instructor``.
@@ -42,11 +45,12 @@ from pathlib import Path
 import nbformat
 
 from cbr_edu.instructor.execute import (KERNEL_NAME, NotebookFailed, cell_seconds,
-                                        describe_cell, exercise_id, problems, question,
-                                        where)
+                                        describe_cell, exercise_id, parameter_cell, problems,
+                                        question, where)
 from cbr_edu.instructor.execute import execute as run_notebook
 from cbr_edu.instructor.execute import text_outputs
 from cbr_edu.instructor.render import instructor_page
+from online_stand_ins import build_stand_ins, online_parameters
 
 try:  # the module also works as a script (--fix) without pytest
     import pytest
@@ -82,10 +86,10 @@ def clean(nb):
     return nb
 
 
-def execute(nb_path: Path, solved: bool):
+def execute(nb_path: Path, solved: bool, **options):
     """The shared execution (``cbr_edu.instructor.execute``); a failure fails the test."""
     try:
-        return run_notebook(nb_path, solved=solved)
+        return run_notebook(nb_path, solved=solved, **options)
     except NotebookFailed as exc:
         if pytest is not None:
             pytest.fail(str(exc), pytrace=False)
@@ -110,7 +114,7 @@ if pytest is not None:
         yield
         if not _TIMINGS:
             return
-        lines = ["", "notebook wall time (s)       blank   solved   slowest cell (blank run)"]
+        lines = ["", "notebook wall time (s)       blank   solved   online   slowest cell (blank run)"]
         total = 0.0
         for name in sorted(_TIMINGS):
             t = _TIMINGS[name]
@@ -119,7 +123,8 @@ if pytest is not None:
             slow = slow.get("blank") or slow.get("solved")
             slow = f"cell {slow[1]}: {slow[0]:.1f} s" if slow else ""
             lines.append(f"  {name:<26} {t.get('blank', float('nan')):7.1f}  "
-                         f"{t.get('solved', float('nan')):7.1f}   {slow}")
+                         f"{t.get('solved', float('nan')):7.1f}  {t.get('online', float('nan')):7.1f}"
+                         f"   {slow}")
         lines.append(f"  {'total':<26} {total:7.1f}")
         capture = request.config.pluginmanager.getplugin("capturemanager")
         reporter = request.config.pluginmanager.getplugin("terminalreporter")
@@ -174,11 +179,11 @@ if pytest is not None:
             qname = ex.rpartition(".")[2]
             assert f"{qname}.check(" in later, f"{where}: no `{qname}.check()` after the cell"
 
-    def _run(nb_path, solved):
+    def _run(nb_path, solved, *, mode=None, **options):
         if not _selected(nb_path):
             pytest.skip("not in CBR_EDU_NB_ONLY")
-        run, seconds, n_ex = execute(nb_path, solved)
-        mode = "solved" if solved else "blank"
+        run, seconds, n_ex = execute(nb_path, solved, **options)
+        mode = mode or ("solved" if solved else "blank")
         _TIMINGS.setdefault(nb_path.stem, {})[mode] = seconds
         slow = cell_seconds(run)[:1]
         if slow:
@@ -208,6 +213,25 @@ if pytest is not None:
         assert page.count("<img") >= pictures, f"{nb_path.name}: a plot is missing on its page"
         assert "widget-view+json" not in page and "widget-state+json" not in page, \
             f"{nb_path.name}: its page has a widget placeholder instead of the last picture"
+
+    ONLINE = {path: online_parameters(path) for path in NOTEBOOKS}
+    ONLINE_NOTEBOOKS = [path for path in NOTEBOOKS if ONLINE[path]]
+
+    @pytest.fixture(scope="module")
+    def stand_ins(tmp_path_factory):
+        root = tmp_path_factory.mktemp("online")
+        wanted = [ONLINE[path] for path in ONLINE_NOTEBOOKS if _selected(path)]
+        return root, build_stand_ins(root, wanted)
+
+    @skip_exec
+    @pytest.mark.parametrize("nb_path", ONLINE_NOTEBOOKS, ids=[p.stem for p in ONLINE_NOTEBOOKS])
+    def test_runs_online(nb_path, stand_ins):
+        root, env = stand_ins
+        run = _run(nb_path, solved=True, mode="online", parameters={"ONLINE": True}, env=env)
+        assert parameter_cell(run).source.startswith("ONLINE = True")
+        name = ONLINE[nb_path].get("DATASET")
+        if name:   # the online data set came from its stand-in archive
+            assert (root / "cache" / "datasets" / name / ".complete").is_file()
 
 
 # ------------------------------------------------------------------ script
