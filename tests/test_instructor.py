@@ -29,11 +29,12 @@ def stream(name, text):
 def test_noise_is_found_and_what_a_lesson_shows_on_purpose_is_not():
     nb = executed(
         ("a", [stream("stdout", "cosine 0.30000000000000004\nread back as 0.9921875\n")], ()),
+        ("e", [stream("stdout", "difference 8.881784197001252e-16, below 1e-06\n")], ()),
         ("b", [stream("stdout", "WARNING:absl:Please consider providing the trackable_obj\n")], ()),
         ("c", [stream("stderr", NOTE + "\n")], (ALLOW_TOOL_LOG,)),
         ("d", [stream("stderr", "UserWarning: look\n")], ()))
     assert [(i, what.split(":")[0]) for i, what in problems(nb)] == [
-        (0, "unrounded number"), (1, "tool log"), (3, "stderr")]
+        (0, "unrounded number"), (1, "unrounded number"), (2, "tool log"), (4, "stderr")]
 
 
 def test_native_lines_no_cell_shows_are_found_unless_the_notebook_quotes_them():
@@ -85,6 +86,7 @@ def test_the_index_links_the_pages_and_only_the_documents_that_exist(course, cap
     assert "<table>" in (out / "notes.html").read_text(encoding="utf-8")
     page = (out / "00_tiny.html").read_text(encoding="utf-8")
     assert "data:image/png;base64," in page and "<pre>4\n</pre>" in page
+    assert "In\xa0[1]:" in page and "[2]:" not in page   # numbered as the learner's run
     assert "open " in capsys.readouterr().out
 
 

@@ -49,9 +49,10 @@ _COLOUR = re.compile(r"\x1b\[[0-9;]*m")
 # the kernel's own log lines on its stderr ("[IPKernelApp] WARNING | Parent appears to have
 # exited"): never in a notebook
 _KERNEL_LOG = re.compile(r"\[(IPKernelApp|KernelApp|IPythonKernel)\]")
-# a number printed with all its digits (0.30000000000000004, a float32 as 0.886260449886322):
+# a number printed with all its digits (0.30000000000000004, 8.881784197001252e-16, a float32
+# as 0.886260449886322):
 # round it for learners; exact binary fractions (127/128 = 0.9921875) are fine
-_UNROUNDED = re.compile(r"(?<![\w.])-?\d+\.\d{9,}(?![\w.])")
+_UNROUNDED = re.compile(r"(?<![\w.])-?\d+\.\d{9,}(e[-+]?\d+)?(?![\w.])")
 
 
 class NotebookFailed(RuntimeError):
@@ -174,6 +175,10 @@ def execute(nb_path, *, solved: bool, parameters=None, env=None):
         raise NotebookFailed(f"{where} failed {mode}:\n{_short(exc)}{said}") from None
     seconds = time.perf_counter() - start
     run.cells.pop(0)
+    for cell in run.cells:   # the prelude was In [1]: the notebook's first cell is again
+        for item in (cell, *cell.get("outputs", [])):
+            if item.get("execution_count"):
+                item["execution_count"] -= 1
     return run, seconds, n_exercises
 
 
