@@ -38,7 +38,7 @@ import tempfile
 from contextlib import contextmanager
 
 __all__ = ["TOOL_LOGS_ENV", "is_tool_note", "native_stderr_filtered",
-           "quiet_tool_start", "ToolNoteFilter"]
+           "quiet_tool_start", "quiet_beam", "ToolNoteFilter"]
 
 TOOL_LOGS_ENV = "CBR_EDU_TOOL_LOGS"
 
@@ -57,6 +57,14 @@ _PYTHON_NOTES = re.compile(
     r"(TensorFlowTrainer\.make_\w+_function|CbRClassifier\.|_HeadTrainer\.)"
     r"|Assets written to: "
     r"|Please consider providing the trackable_obj argument")
+
+# Apache Beam's notes about optional parts it looks for (BigQuery clients, Interactive
+# Beam's charts, memory probes) — logged on the root logger and one of its own.
+_BEAM_NOTES = re.compile(
+    r"apitools not found, and bigquery client libraries are not available"
+    r"|Dependencies required for Interactive Beam PCollection visualization are not available"
+    r"|Resource module is not available for current platform")
+_BEAM_LOGGERS = ("", "apache_beam.runners.interactive.interactive_environment")
 
 
 def tool_logs_shown() -> bool:
@@ -109,14 +117,19 @@ def _flush_stderr():
 
 
 class ToolNoteFilter(logging.Filter):
-    """Drops TensorFlow's notes about Keras' and cbr-edu's own functions (see module doc)."""
+    """Drops TensorFlow's notes about Keras' and cbr-edu's own functions (see module doc),
+    or, given another pattern, the log records whose message it matches."""
+
+    def __init__(self, notes=_PYTHON_NOTES):
+        super().__init__()
+        self.notes = notes
 
     def filter(self, record):
         try:
             message = record.getMessage()
         except Exception:  # a record that cannot format is not ours to judge  # noqa: BLE001
             return True
-        return not _PYTHON_NOTES.match(message)
+        return not self.notes.match(message)
 
 
 def _tensorflow_loaded(module):
@@ -182,11 +195,22 @@ class _QuietStart(importlib.abc.MetaPathFinder):
         return spec
 
 
-def _filter_tensorflow_logger():
-    for name in ("tensorflow", "absl"):
+def _add_filter(names, notes):
+    for name in names:
         logger = logging.getLogger(name)
-        if not any(isinstance(f, ToolNoteFilter) for f in logger.filters):
-            logger.addFilter(ToolNoteFilter())
+        if not any(isinstance(f, ToolNoteFilter) and f.notes is notes for f in logger.filters):
+            logger.addFilter(ToolNoteFilter(notes))
+
+
+def _filter_tensorflow_logger():
+    _add_filter(("tensorflow", "absl"), _PYTHON_NOTES)
+
+
+def quiet_beam():
+    """Drop Apache Beam's notes about optional parts it did not find (call before
+    importing it); its other warnings and errors are kept."""
+    if not tool_logs_shown():
+        _add_filter(_BEAM_LOGGERS, _BEAM_NOTES)
 
 
 def quiet_tool_start():

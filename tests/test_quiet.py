@@ -81,3 +81,22 @@ def test_a_learners_own_litert_interpreter_says_nothing(tmp_path):
             f"Interpreter(model_path={str(tmp_path / 'relu.tflite')!r}).allocate_tensors()\n")
     assert run_python("import cbr_edu\n" + code).stderr == ""
     assert "XNNPACK delegate" in run_python(code).stderr
+
+
+def test_beam_notes_about_optional_parts_are_dropped_and_its_other_warnings_kept(caplog):
+    import logging
+
+    from cbr_edu import scale  # noqa: F401 - importing it installs the filter
+    root = logging.getLogger()
+    interactive = logging.getLogger("apache_beam.runners.interactive.interactive_environment")
+    with caplog.at_level(logging.WARNING):
+        root.warning("apitools not found, and bigquery client libraries are not available "
+                     "despite the import not raising an ImportError.")
+        root.warning("Resource module is not available for current platform, memory usage "
+                     "cannot be fetched.")
+        interactive.warning("Dependencies required for Interactive Beam PCollection "
+                            "visualization are not available, please use: ...")
+        root.warning("A learner's own warning")
+        interactive.warning("Interactive Beam could not find the pipeline")
+    assert [r.getMessage() for r in caplog.records] == [
+        "A learner's own warning", "Interactive Beam could not find the pipeline"]
