@@ -73,11 +73,23 @@ def test_episode_errors_say_what_is_missing():
 def test_ci95_matches_scipy_and_a_hand_computation():
     from scipy import stats
     acc = np.random.default_rng(0).uniform(0.4, 0.9, size=37)
-    assert ci95(acc) == pytest.approx(1.96 * stats.sem(acc), rel=1e-12)
-    # by hand: values 0, 1, 0, 1 -> mean 0.5, sample std sqrt(1/3), E = 4
-    assert ci95([0, 1, 0, 1]) == pytest.approx(1.96 * math.sqrt(1 / 3) / 2)
+    low, high = stats.t.interval(0.95, len(acc) - 1, loc=acc.mean(), scale=stats.sem(acc))
+    assert ci95(acc) == pytest.approx((high - low) / 2, rel=1e-12)
+    # by hand: values 0, 1, 0, 1 -> sample std sqrt(1/3), E = 4, t(0.975, 3) = 3.1824 (tables)
+    assert ci95([0, 1, 0, 1]) == pytest.approx(3.182446 * math.sqrt(1 / 3) / 2, rel=1e-6)
     assert ci95([0.8, 0.8, 0.8]) == pytest.approx(0.0, abs=1e-12)
     assert math.isnan(ci95([0.5]))
+
+
+def test_ci95_covers_the_true_mean_95_times_in_100_over_few_episodes():
+    """12 episodes: Student's t covers the true mean 95 % of the time; 1.96 would not (~92 %)."""
+    rng = np.random.default_rng(1)
+    runs = rng.normal(0.7, 0.1, size=(4000, 12))
+    half = np.array([ci95(r) for r in runs])
+    covered = np.abs(runs.mean(axis=1) - 0.7) <= half
+    assert 0.94 < covered.mean() < 0.96
+    normal_half = 1.96 * runs.std(axis=1, ddof=1) / math.sqrt(12)
+    assert (np.abs(runs.mean(axis=1) - 0.7) <= normal_half).mean() < 0.935
 
 
 # ------------------------------------------------------------------------ evaluate
