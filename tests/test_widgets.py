@@ -1,12 +1,17 @@
-"""The notebooks' single-purpose widgets (their drawing, without a browser)."""
+"""The notebooks' widgets: their drawing without a browser, right and wrong marked by more
+than colour, and no crash without ipywidgets."""
+
+import sys
 
 import matplotlib
 
 matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
+from cbr_edu import widgets  # noqa: E402
 from cbr_edu.widgets import draw_two_vectors, vector_rotation_widget  # noqa: E402
 
 
@@ -25,3 +30,49 @@ def test_the_rotation_widget_has_hooks_for_its_sliders():
     widget = vector_rotation_widget(45)
     classes = [c._dom_classes for c in widget.children[:2]]
     assert classes == [("cbr-angle",), ("cbr-length",)]
+
+
+@pytest.fixture(autouse=True)
+def _close_figures(monkeypatch):
+    monkeypatch.setattr(plt, "show", lambda *a, **k: None)
+    yield
+    plt.close("all")
+
+
+def _images(n):
+    return [np.full((8, 8, 3), 40 * i, np.uint8) for i in range(n)]
+
+
+def _gallery():
+    X = np.eye(4)[[0, 0, 1, 2]] + 0.1
+    return _images(4), X, ["cat", "cat", "dog", "cow"]
+
+
+def test_neighbour_titles_mark_right_and_wrong_with_a_symbol():
+    images, X, labels = _gallery()
+    widgets.draw_neighbours(images[0], images, X @ X[0], k=3, gallery_labels=labels,
+                            query_label="cat")
+    titles = [ax.get_title() for ax in plt.gcf().axes[1:]]
+    assert [t[0] for t in titles] == ["✓", "✓", "✗"]
+    assert all(("cat" in t) == t.startswith("✓") for t in titles)
+
+
+def test_widgets_without_ipywidgets_draw_a_still_picture(monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "ipywidgets", None)   # import ipywidgets -> ImportError
+    images, X, labels = _gallery()
+    made = [widgets.vector_rotation_widget(),
+            widgets.neighbour_widget(images, X, images, X, query_labels=labels,
+                                     gallery_labels=labels, k=2),
+            widgets.instance_scores_widget(images, X @ X.T, labels)]
+    assert made == [None, None, None]
+    assert capsys.readouterr().out.count("ipywidgets is not installed") == 3
+    assert len(plt.get_fignums()) == 3        # each drew its first picture
+
+
+def test_widgets_with_ipywidgets_are_interactive():
+    ipywidgets = pytest.importorskip("ipywidgets")
+    images, X, labels = _gallery()
+    made = widgets.neighbour_widget(images, X, images, X, query_labels=labels,
+                                    gallery_labels=labels, k=2)
+    assert isinstance(made, ipywidgets.interactive)
+
