@@ -71,8 +71,8 @@ def test_compare_open_set_on_a_many_class_dataset(tmp_path, capsys):
     (["--shots", "1,x"], "--shots must be comma-separated integers"),
     (["--dataset", "lfw_subset", "--embedder", "no_such_embedder"],
      "cannot load embedder 'no_such_embedder'"),
-    (["--dataset", "bundled_landmarks", "--shots", "7", "--embedder", "pixels"],
-     "bundled_landmarks:"),
+    (["--dataset", "photo_views", "--shots", "7", "--embedder", "pixels"],
+     "photo_views:"),
     (["--episodes", "1"], "--episodes must be at least 2"),
 ])
 def test_user_mistakes_get_one_clear_line(capsys, argv, message):
@@ -103,7 +103,7 @@ def test_defaults_are_the_main_job():
     compare.add_arguments(parser)
     args = parser.parse_args([])
     assert (args.dataset, args.ways, args.shots, args.embedder) == (
-        "textures", 5, "1,5", "efficientnet_lite0")
+        "photo_patches", 5, "1,5", "efficientnet_lite0")
     assert (args.json, args.plot) == ("out/compare.json", "out/compare.png")
     from cbr_edu import datasets
     assert datasets.info(args.dataset).offline

@@ -76,3 +76,33 @@ def test_widgets_with_ipywidgets_are_interactive():
                                     gallery_labels=labels, k=2)
     assert isinstance(made, ipywidgets.interactive)
 
+
+def test_notebooks_import_ipywidgets_only_inside_a_guard():
+    """00 promises every notebook runs without ipywidgets: no unguarded import in any cell."""
+    import ast
+    from pathlib import Path
+
+    import nbformat
+
+    def guarded(tree):
+        ok = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Try) and any(
+                    "ImportError" in ast.unparse(h.type or ast.Name("BaseException"))
+                    for h in node.handlers):
+                ok.update(id(n) for stmt in node.body for n in ast.walk(stmt))
+        return ok
+
+    notebooks = sorted((Path(__file__).parents[1] / "notebooks").glob("*.ipynb"))
+    assert notebooks
+    for path in notebooks:
+        for cell in nbformat.read(path, as_version=4).cells:
+            if cell.cell_type != "code" or "ipywidgets" not in cell.source:
+                continue
+            source = "\n".join(line for line in cell.source.splitlines()
+                               if not line.lstrip().startswith(("%", "!")))
+            tree = ast.parse(source)
+            inside = guarded(tree)
+            for node in ast.walk(tree):
+                if isinstance(node, (ast.Import, ast.ImportFrom)) and "ipywidgets" in ast.unparse(node):
+                    assert id(node) in inside, f"{path.name}: unguarded `{ast.unparse(node)}`"

@@ -1,9 +1,10 @@
 """``python -m cbr_edu compare``: CbR vs kNN vs prototypes vs trained baselines, on episodes.
 
 With no arguments it is the project's main job: 5-way 1- and 5-shot episodes on the
-offline ``textures`` data set with the offline EfficientNet-Lite0 embedder, 100
-episodes, writing ``out/compare.json`` and ``out/compare.png``. Embeddings are
-cached, so a second run skips the embedding.
+offline ``photo_patches`` data set (where the methods differ: on ``textures`` every
+method scores ~99 %) with the offline EfficientNet-Lite0 embedder, 600 episodes
+(enough for 95 % intervals of about ±1 point), writing ``out/compare.json`` and
+``out/compare.png``. Embeddings are cached, so a second run skips the embedding.
 
 Example
 -------
@@ -21,7 +22,7 @@ from pathlib import Path
 
 from ..cli import UserError, check_writable
 
-DEFAULTS = {"dataset": "textures", "ways": 5, "shots": "1,5", "episodes": 100, "seed": 0,
+DEFAULTS = {"dataset": "photo_patches", "ways": 5, "shots": "1,5", "episodes": 600, "seed": 0,
             "embedder": "efficientnet_lite0", "json": "out/compare.json",
             "plot": "out/compare.png"}
 
