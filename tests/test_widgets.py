@@ -1,7 +1,9 @@
 """The notebooks' widgets: their drawing without a browser, right and wrong marked by more
 than colour, and no crash without ipywidgets."""
 
+import re
 import sys
+from pathlib import Path
 
 import matplotlib
 
@@ -106,3 +108,26 @@ def test_notebooks_import_ipywidgets_only_inside_a_guard():
             for node in ast.walk(tree):
                 if isinstance(node, (ast.Import, ast.ImportFrom)) and "ipywidgets" in ast.unparse(node):
                     assert id(node) in inside, f"{path.name}: unguarded `{ast.unparse(node)}`"
+
+
+# Emoji (and the emoji form of a symbol, U+FE0F) show as empty boxes without an emoji font,
+# which many Linux machines lack; ✓ ✗ ⚠ are in the common fonts (DejaVu, Liberation, Arial).
+_EMOJI = re.compile("[\u2705\u274c\u274e\u2b1b\u2b1c\ufe0f\U0001F000-\U0001FAFF]")
+
+
+def test_marks_are_in_common_fonts_not_emoji():
+    root = Path(__file__).resolve().parent.parent
+    files = [p for p in (root / "cbr_edu").rglob("*")
+             if p.suffix in {".py", ".js", ".css", ".yaml"}]
+    files += sorted((root / "notebooks").glob("*.ipynb")) + [root / "README.md"]
+    found = [(p.relative_to(root).as_posix(), m.group()) for p in files
+             for m in _EMOJI.finditer(p.read_text(encoding="utf-8"))]
+    assert not found, f"emoji that need an emoji font: {found}"
+
+
+def test_setup_check_marks_each_row_with_a_common_symbol(capsys):
+    from cbr_edu.exercises.nb00_welcome import check_setup
+    rows = check_setup(load_model=False)
+    lines = capsys.readouterr().out.splitlines()[:len(rows)]
+    marks = {"ok": "✓", "warning": "⚠", "problem": "✗"}
+    assert [line[0] for line in lines] == [marks[r["status"]] for r in rows]
