@@ -32,6 +32,8 @@ def test_compare_with_pixels_writes_table_json_and_plot(tmp_path, capsys):
     for name in METHODS:
         assert f"| {name} | 2 | 1 |" in out and f"| {name} | 2 | 3 |" in out
     assert "CbR max builds in" in out and "linear probe trains in" in out
+    assert "Each method minus CbR max, episode by episode" in out
+    assert "| kNN k=1 | +0.00 ± 0.00 | +0.00 ± 0.00 |" in out      # the same classifier
     assert f"wrote {out_json} and {out_png}" in out
     data = json.loads(out_json.read_text())
     assert len(data["rows"]) == 2 * len(METHODS)
@@ -39,6 +41,13 @@ def test_compare_with_pixels_writes_table_json_and_plot(tmp_path, capsys):
     assert data["config"]["requested_ways"] == 5
     assert {r["shots"] for r in data["rows"]} == {1, 3}
     assert data["cbr_vs_linear_probe"][0]["ratio"] > 0
+    paired = {(d["method"], d["shots"]): d for d in data["differences_from_cbr_max"]}
+    assert len(paired) == 2 * (len(METHODS) - 1)
+    probe = paired[("linear probe", 3)]
+    per_episode = {(d["method"], d["shots"]): np.array(d["accuracy"]) for d in data["per_episode"]}
+    gap = per_episode[("linear probe", 3)] - per_episode[("CbR max", 3)]
+    assert probe["difference"] == pytest.approx(gap.mean(), abs=1e-5)
+    assert probe["differs"] == (abs(probe["difference"]) > probe["ci95"])
     assert out_png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     import matplotlib.image
     assert matplotlib.image.imread(out_png).shape[1] > 800

@@ -140,6 +140,24 @@ def test_same_seed_same_numbers_and_json_round_trip(small_results, tmp_path):
     assert "| CbR max | 4 | 1 |" in str(small_results)
 
 
+def test_difference_is_paired_over_the_episodes_both_ran():
+    """A shared episode difficulty hides a small, steady lead from the methods' own intervals;
+    the episode-by-episode difference shows it."""
+    rng = np.random.default_rng(0)
+    hardness = rng.normal(0.7, 0.1, 60)                   # what makes an episode hard for both
+    a, b = hardness + 0.02 + rng.normal(0, 0.005, 60), hardness + rng.normal(0, 0.005, 60)
+    res = Results([], {("a", 5): a, ("b", 5): b, ("short", 5): a[:12]})
+    mean, half = res.difference("a", "b", 5)
+    assert mean == pytest.approx(np.mean(a - b)) and half == pytest.approx(ci95(a - b))
+    assert mean - half > 0                                 # a is better, shown
+    assert abs(a.mean() - b.mean()) < ci95(a) + ci95(b)    # though the own intervals overlap
+    assert res.difference("b", "a", 5) == pytest.approx((-mean, half))
+    assert res.difference("short", "b", 5) == pytest.approx((np.mean(a[:12] - b[:12]),
+                                                             ci95(a[:12] - b[:12])))
+    with pytest.raises(KeyError, match="no episode accuracies for .*'c'"):
+        res.difference("a", "c", 5)
+
+
 def test_evaluate_ranks_methods_on_harder_data():
     """Noisy blobs: accuracy grows with shots for every method."""
     X, y = blobs(spread=2.5, per_class=20, seed=5)

@@ -92,6 +92,7 @@ class Results:
     predict_ms_per_query, size_bytes, trains); ``per_episode[(method, shots)]`` — the
     episode accuracies; ``config`` — what was run. ``to_dict`` / ``to_json`` /
     ``from_dict`` round-trip; ``to_markdown`` (also ``str``) is the printed table;
+    ``difference`` compares two methods episode by episode;
     ``to_pandas`` if pandas is installed.
     """
 
@@ -122,6 +123,29 @@ class Results:
         """Rows matching ``method`` and/or ``shots``."""
         return [r for r in self.rows if (method is None or r["method"] == method)
                 and (shots is None or r["shots"] == shots)]
+
+    def difference(self, method, other, shots):
+        """``(mean, ci95)`` of ``method`` minus ``other``, episode by episode (paired).
+
+        Every method ran on the same seeded episodes, and an episode that is hard is hard
+        for all of them: the per-episode difference cancels that shared luck, so its
+        interval is narrower than either method's own. When it leaves out 0, the two
+        methods differ, even where their own intervals overlap. A method run on fewer
+        episodes (the top-block fine-tune) is compared on the episodes both ran, the
+        first ones (episode ``i`` depends only on the seed and ``i``).
+
+        >>> res = Results([], {("a", 1): np.array([.6, .8, .7]), ("b", 1): np.array([.5, .7, .7])})
+        >>> [round(v, 4) for v in res.difference("a", "b", 1)]   # t(0.975, 2) = 4.303
+        [0.0667, 0.1434]
+        """
+        try:
+            a, b = self.per_episode[(method, shots)], self.per_episode[(other, shots)]
+        except KeyError as missing:
+            raise KeyError(f"no episode accuracies for {missing.args[0]}; methods: "
+                           f"{self.methods}, shots: {self.shots}") from None
+        n = min(len(a), len(b))
+        diff = np.asarray(a[:n], np.float64) - np.asarray(b[:n], np.float64)
+        return float(diff.mean()), ci95(diff)
 
     def extend(self, other):
         """Add the rows and episode accuracies of another :class:`Results`; returns self."""
