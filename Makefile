@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup browser-setup demo test test-browser lab bench clean-venv
+.PHONY: setup browser-setup demo test test-browser lab bench scale clean-venv
 
 setup: $(STAMP)
 
@@ -46,6 +46,12 @@ bench: setup
 	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(BIN)/python benchmarks/bench_retrieval.py
 	@if [ -f benchmarks/bench_tflite.py ]; then env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(BIN)/python benchmarks/bench_tflite.py; fi
 	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(BIN)/python benchmarks/bench_builder.py
+	$(BIN)/python -m pip install --quiet -r requirements-scale.txt
+	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(BIN)/python benchmarks/bench_large_index.py
+
+# The optional 'scale' extra: the Beam pipeline (python -m cbr_edu embed) and FAISS.
+scale: setup
+	$(BIN)/python -m pip install --quiet -r requirements-scale.txt
 
 clean-venv:
 	rm -rf $(VENV)

@@ -61,6 +61,14 @@ class CbRClassifier(ClassifierMixin, BaseEstimator):
         confidence, not a calibrated probability.
     batch_size : int
         Queries scored per batch.
+    index : str
+        ``"exact"`` (default): every query is scored against every example, one
+        matrix product in a compiled Keras model. ``"faiss:<factory>"`` (e.g.
+        ``"faiss:IVF4096,PQ64"``, optional ``;neighbors=N;nprobe=N``): for
+        indexes too big for that, FAISS retrieves the top neighbours and the
+        classes are scored over them alone (``max`` or ``topk_mean``; what that
+        costs is stated in :mod:`cbr_edu.scale.faiss_index`). Needs the
+        ``scale`` extra; ``to_keras`` still gives the exact model.
 
     Attributes
     ----------
@@ -90,12 +98,13 @@ class CbRClassifier(ClassifierMixin, BaseEstimator):
     """
 
     def __init__(self, embedder=None, *, aggregation="max", k=3, temperature=0.05,
-                 batch_size=256):
+                 batch_size=256, index="exact"):
         self.embedder = embedder
         self.aggregation = aggregation
         self.k = k
         self.temperature = temperature
         self.batch_size = batch_size
+        self.index = index
 
     # -- building the index -------------------------------------------------
     def fit(self, X, y):
@@ -152,6 +161,8 @@ class CbRClassifier(ClassifierMixin, BaseEstimator):
         array([[0.6, 0.8]])
         """
         queries = self._queries(X)
+        if getattr(self, "_search", None) is not None:
+            return self._search.class_scores(queries, aggregation=self.aggregation, k=self.k)
         batches = [self._scores_fn(queries[i:i + self.batch_size]).numpy()
                    for i in range(0, len(queries), self.batch_size)]
         return np.concatenate(batches)
@@ -205,7 +216,7 @@ class CbRClassifier(ClassifierMixin, BaseEstimator):
                   for label in self.index_labels_]
         if not all(isinstance(label, (str, int, float, bool)) for label in labels):
             raise TypeError("only str, int, float or bool labels can be saved")
-        settings = {"aggregation": self.aggregation, "k": self.k,
+        settings = {"index": self.index, "aggregation": self.aggregation, "k": self.k,
                     "temperature": self.temperature, "batch_size": self.batch_size,
                     "embedder": _embedder_spec(self.embedder_), "labels": labels}
         write_classifier_file(path, self.index_embeddings_, settings, overwrite=overwrite)
@@ -228,7 +239,7 @@ class CbRClassifier(ClassifierMixin, BaseEstimator):
         settings, embeddings = read_classifier_file(path)
         clf = cls(embedder=settings["embedder"], aggregation=settings["aggregation"],
                   k=settings["k"], temperature=settings["temperature"],
-                  batch_size=settings["batch_size"])
+                  batch_size=settings["batch_size"], index=settings.get("index", "exact"))
         try:
             clf._check_parameters()
         except ValueError as error:
@@ -267,7 +278,7 @@ class CbRClassifier(ClassifierMixin, BaseEstimator):
     def __getstate__(self):
         state = super().__getstate__()
         return {key: value for key, value in state.items()
-                if key not in ("_model", "_scores_fn")}
+                if key not in ("_model", "_scores_fn", "_search")}
 
     def __setstate__(self, state):
         super().__setstate__(state)
@@ -298,6 +309,21 @@ class CbRClassifier(ClassifierMixin, BaseEstimator):
             value = getattr(self, name)
             if not isinstance(value, Integral) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"{name} must be a whole number of at least 1, got {value!r}")
+        self._search_recipe()  # a malformed index spec, or 'mean' with FAISS
+
+    def _search_recipe(self):
+        """The FAISS recipe of ``index``, or None for the exact index."""
+        if self.index == "exact":
+            return None
+        from .scale import require
+        from .scale.faiss_index import FaissIndex
+        recipe = FaissIndex.parse(self.index)  # a ValueError for a malformed spec
+        require(["faiss"], what=f"CbRClassifier(index={self.index!r})")
+        if self.aggregation == "mean":
+            raise ValueError("aggregation='mean' needs every example of every class, which a "
+                             "FAISS index does not return; use 'max' or 'topk_mean', or "
+                             "index='exact'")
+        return recipe
 
     def _resolve_embedder(self):
         if self.embedder is None or not isinstance(self.embedder, str):
@@ -347,6 +373,14 @@ class CbRClassifier(ClassifierMixin, BaseEstimator):
         rebuilt model then keeps the old one's room, doubled when the index has
         outgrown it. Otherwise a new model holds exactly the index.
         """
+        recipe = self._search_recipe()
+        if recipe is not None:  # the FAISS path: no Keras model
+            self._model = None
+            self._search = recipe.build(self.index_embeddings_,
+                                        np.searchsorted(self.classes_, self.index_labels_),
+                                        len(self.classes_))
+            return
+        self._search = None
         size = len(self.index_embeddings_)
         model = getattr(self, "_model", None)
         room = 0

@@ -10,6 +10,7 @@ Example
     python -m cbr_edu compare --dataset lfw_subset --ways 2 --shots 1,5
     python -m cbr_edu build my_albums/ -o my_model.tflite
     python -m cbr_edu predict my_model.tflite photo.jpg
+    python -m cbr_edu embed my_albums/ -o out/embeddings   # Apache Beam (the scale extra)
 """
 
 import argparse
@@ -25,6 +26,7 @@ COMMANDS = {
     "compare": "compare CbR with kNN, prototypes and trained baselines on few-shot episodes",
     "build": "turn album folders (one per class) into a .tflite classifier",
     "predict": "classify images with a .tflite model built by 'build'",
+    "embed": "embed a big collection into Parquet shards with an Apache Beam pipeline",
 }
 
 
@@ -86,9 +88,14 @@ def _available_commands():
 def main(argv=None):
     """Run the command line; returns the exit status."""
     available = _available_commands()
-    args = _parser(available).parse_args(argv)
+    parser = _parser(available)
+    args, unknown = parser.parse_known_args(argv)
+    module = available[args.command]
+    passes = getattr(module, "PASSES_UNKNOWN_OPTIONS", False)  # e.g. Beam's options
+    if unknown and not passes:
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     try:
-        return available[args.command].run(args) or 0
+        return (module.run(args, unknown) if passes else module.run(args)) or 0
     except UserError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -5,8 +5,8 @@ of the question), its name, and a word the red message must contain to count as 
 it. :func:`told_wrong` runs the check many times — every run draws fresh inputs — and
 returns the share of runs that said "incorrect" with that word.
 
-The mistakes themselves are in ``battery_answers_00_03.py`` and ``battery_answers_04_07.py``;
-``test_exercises_battery.py`` runs them.
+The mistakes themselves are in ``battery_answers_00_03.py``, ``battery_answers_04_07.py``
+and ``battery_answers_08.py``; ``test_exercises_battery.py`` runs them.
 
 Example
 -------

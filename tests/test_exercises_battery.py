@@ -1,6 +1,6 @@
 """Plausible wrong answers cannot pass: a battery of named mistakes for every question.
 
-Every question of notebooks 00–07 has at least four mistakes (``battery_answers_*.py``),
+Every question of notebooks 00–08 has at least four mistakes (``battery_answers_*.py``),
 each checked ``RUNS`` times on fresh inputs: each must be told wrong, with a message
 containing its word, in at least ``REQUIRED`` of them. Right answers written other ways
 (and every solution) must pass every time. Adding a question = adding its entries to
@@ -19,6 +19,7 @@ import pytest
 
 import battery_answers_00_03 as early
 import battery_answers_04_07 as late
+import battery_answers_08 as scale
 import cbr_edu.exercises as exercises
 from battery import resolve, told_wrong
 from cbr_edu.exercises import Question
@@ -28,10 +29,10 @@ RUNS = 200          # fresh checks per mistake
 RIGHT_RUNS = 50     # fresh checks per right answer
 REQUIRED = 0.99     # share of them that must say "incorrect" and name the mistake
 
-BATTERY = {**early.BATTERY, **late.BATTERY}
-RIGHT = {**early.RIGHT, **late.RIGHT}
-CONTEXTS = {**early.CONTEXTS, **late.CONTEXTS}
-DETERMINISTIC = early.DETERMINISTIC | late.DETERMINISTIC
+BATTERY = {**early.BATTERY, **late.BATTERY, **scale.BATTERY}
+RIGHT = {**early.RIGHT, **late.RIGHT, **scale.RIGHT}
+CONTEXTS = {**early.CONTEXTS, **late.CONTEXTS, **scale.CONTEXTS}
+DETERMINISTIC = early.DETERMINISTIC | late.DETERMINISTIC | scale.DETERMINISTIC
 _RATES: dict[str, float] = {}
 _NAMESPACES: dict[str, dict] = {}
 

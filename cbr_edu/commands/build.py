@@ -14,8 +14,13 @@ skipped and listed with the reason. Nothing inside ``ALBUMS_DIR`` is written.
 What can be checked before embedding is (the output folder can be written, the
 embedder can become part of a model, the class names fit a label file).
 
+``--embeddings OUT_DIR`` builds from the Parquet shards of ``python -m cbr_edu
+embed`` instead, without re-embedding (the embedder is the one the manifest
+names; needs the ``scale`` extra).
+
 Example
 -------
+    python -m cbr_edu build --embeddings out/embeddings -o museum.tflite
     python -m cbr_edu build albums/ -o pets.tflite
     python -m cbr_edu build albums/ -o pets_int8.tflite --int8 --aggregation topk_mean --k 3
 """
@@ -35,10 +40,14 @@ CHUNK = 16  # images embedded per step (the progress bar moves per step)
 
 def add_arguments(parser):
     a = parser.add_argument
-    a("albums", metavar="ALBUMS_DIR", help="folder with one sub-folder of images per class")
+    a("albums", metavar="ALBUMS_DIR", nargs="?",
+      help="folder with one sub-folder of images per class")
+    a("--embeddings", metavar="OUT_DIR",
+      help="build from the shards 'python -m cbr_edu embed' wrote, instead of ALBUMS_DIR")
     a("-o", "--output", required=True, metavar="MODEL.tflite", help="the model file to write")
-    a("--embedder", default="efficientnet_lite0",
-      help="embedder spec (default: %(default)s, offline; 'pixels' for raw pixels; also "
+    a("--embedder", default=None,
+      help="embedder spec (default: efficientnet_lite0, offline; with --embeddings, the one "
+           "the manifest names; 'pixels' for raw pixels; also "
            "keras:<Name>, a .keras file, a SavedModel folder or a TF Hub handle; a .tflite "
            "embedder cannot become part of a new model)")
     a("--int8", action="store_true",
@@ -170,7 +179,6 @@ def _load_embedder(spec):
 
 def _report_index(albums, album, labels, skipped, hits, seconds):
     """Print what was skipped and indexed; refuse classes left without images."""
-    from collections import Counter
     empty = [c for c in album.class_names if c not in set(labels)]
     if skipped:
         print(f"Skipped {len(skipped)} file(s):")
@@ -179,11 +187,17 @@ def _report_index(albums, album, labels, skipped, hits, seconds):
     if empty:
         raise UserError(f"class folder(s) without readable images: "
                         f"{', '.join(repr(c) for c in empty)}; add images or remove the folder")
+    _report_counts(labels, f"{hits} embeddings from the cache, {len(labels) - hits} "
+                           f"computed in {seconds:.1f} s")
+
+
+def _report_counts(labels, note):
+    """Print the images per class; refuse fewer than two classes."""
+    from collections import Counter
     if len(set(labels)) < 2:
         raise UserError("at least two classes with readable images are needed")
     counts = Counter(labels)
-    print(f"Indexed {len(labels)} images in {len(counts)} classes "
-          f"({hits} embeddings from the cache, {len(labels) - hits} computed in {seconds:.1f} s):")
+    print(f"Indexed {len(labels)} images in {len(counts)} classes ({note}):")
     width = max(len(c) for c in counts)
     for name in sorted(counts):
         print(f"  {name:<{width}}  {counts[name]}")
@@ -213,16 +227,12 @@ def _export(args, embeddings, labels, embedder, output):
     return result
 
 
-def run(args) -> int:
-    start = time.perf_counter()
+def _from_albums(args, output):
+    """``(embeddings, labels, embedder)`` of an album folder (embedded here, cached)."""
     albums = Path(args.albums)
-    output = Path(args.output)
-    if args.k < 1:
-        raise UserError(f"--k must be at least 1, got {args.k}")
-    _check_output(output, albums, args.overwrite)
     album = _read_album(albums)
     _check_class_names(output, album.class_names, args.overwrite)
-    embedder = _load_embedder(args.embedder)
+    embedder = _load_embedder(args.embedder or "efficientnet_lite0")
     print(f"Reading albums from {albums} ({len(album)} images in {len(album.class_names)} "
           f"classes), embedder {embedder.spec} ({embedder.dim}-d, "
           f"{embedder.input_size[0]}x{embedder.input_size[1]})")
@@ -231,6 +241,47 @@ def run(args) -> int:
     labels = [album.labels[i] for i in kept]
     _report_index(albums, album, labels, list(album.skipped) + late_skips, hits,
                   time.perf_counter() - t_embed)
+    return embeddings, labels, embedder
+
+
+def _from_embeddings(args, output):
+    """``(embeddings, labels, embedder)`` read from the shards of ``embed``."""
+    from ..scale import MissingExtraError, require
+    try:
+        require(["pyarrow", "apache_beam"], what="build --embeddings")
+    except MissingExtraError as error:
+        raise UserError(str(error)) from None
+    from ..scale.shards import read_embeddings
+    try:
+        shards = read_embeddings(args.embeddings)
+    except ValueError as error:
+        raise UserError(f"--embeddings: {error}") from None
+    spec = shards.embedder_spec
+    if args.embedder not in (None, spec):
+        raise UserError(f"--embedder {args.embedder!r} differs from {spec!r}, which the shards "
+                        f"in '{args.embeddings}' were embedded with; leave --embedder out")
+    labels = list(shards.labels)
+    _check_class_names(output, sorted(set(labels)), args.overwrite)
+    embedder = _load_embedder(spec)
+    if embedder.id != shards.manifest["embedder"]["id"]:
+        raise UserError(f"--embeddings: the embedder {spec!r} loads here as {embedder.id!r}, "
+                        f"but the shards were made with {shards.manifest['embedder']['id']!r}; "
+                        "run embed again")
+    _report_counts(labels, f"read from {args.embeddings}, {embedder.spec} {embedder.dim}-d; "
+                           f"{shards.manifest['counts']['skipped']} file(s) skipped by embed")
+    return shards.embeddings, labels, embedder
+
+
+def run(args) -> int:
+    start = time.perf_counter()
+    output = Path(args.output)
+    if args.k < 1:
+        raise UserError(f"--k must be at least 1, got {args.k}")
+    if (args.albums is None) == (args.embeddings is None):
+        raise UserError("give either ALBUMS_DIR or --embeddings OUT_DIR (one of them)")
+    _check_output(output, Path(args.albums or args.embeddings), args.overwrite)
+    embeddings, labels, embedder = (_from_embeddings(args, output) if args.embeddings
+                                    else _from_albums(args, output))
     result = _export(args, embeddings, labels, embedder, output)
     print(f"Done in {time.perf_counter() - start:.1f} s. Try it: python -m cbr_edu predict "
           f"{result.path} IMAGE...")

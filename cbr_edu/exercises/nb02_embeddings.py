@@ -20,7 +20,7 @@ __all__ = ["q1", "q2", "q3", "p1"]
 
 def _int_array(self, value, what):
     arr = self.as_array(value, what)
-    if arr.size and not np.all(arr == np.round(arr)):
+    if arr.size and not (np.all(np.isfinite(arr)) and np.all(arr == np.round(arr))):
         raise Wrong(f"{what} should hold row numbers (whole numbers), got {arr.ravel()[:4]}…; "
                     "did you return similarities instead of their positions?")
     return arr.astype(int)
