@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 import nbformat
@@ -156,6 +157,9 @@ if pytest is not None:
                 assert not cell.outputs, f"{where}: has outputs; clear them before committing"
                 assert cell.execution_count is None, f"{where}: has an execution count"
             assert "id" in cell, f"{where}: no cell id"
+            if cell.cell_type == "markdown":   # an escape left over from editing the JSON
+                prose = re.sub(r"\$\$.*?\$\$|\$[^$]*\$", "", cell.source, flags=re.S)
+                assert "\\n" not in prose, f"{where}: a literal \\n in the text; use a line break"
         assert nb.metadata.get("kernelspec", {}).get("name") == KERNEL_NAME, \
             f"{nb_path.name}: kernelspec name must be {KERNEL_NAME!r}"
         assert "widgets" not in nb.metadata, f"{nb_path.name}: saved widget state; clear it"

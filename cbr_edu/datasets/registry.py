@@ -15,7 +15,7 @@ problem to report, so a broken entry is reported as
 Example
 -------
 >>> names(offline_only=True)
-['digits', 'lfw_subset', 'bundled_landmarks', 'textures']
+['digits', 'lfw_subset', 'photo_views', 'textures', 'photo_patches']
 >>> info("tf_flowers").kind
 'url'
 """

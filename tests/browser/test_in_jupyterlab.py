@@ -26,7 +26,7 @@ ANY = re.compile(".*")   # an attribute present, whatever its value
 def photos(tmp_path_factory):
     """JPEG files of bundled photo views: ``{class: [paths]}`` (4 to add, the rest to try)."""
     from cbr_edu import datasets
-    ds = datasets.load("bundled_landmarks")
+    ds = datasets.load("photo_views")
     folder = tmp_path_factory.mktemp("photos")
     out = {}
     for name in ("astronaut", "rocket", "flower"):
