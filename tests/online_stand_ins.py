@@ -37,7 +37,8 @@ from cbr_edu.instructor.execute import parameter_cell, set_parameters
 _PHOTOS = ("astronaut", "chelsea", "coffee", "rocket", "hubble_deep_field",
            "immunohistochemistry", "retina", "colorwheel", "camera", "coins", "moon",
            "brick", "grass", "gravel")
-_PER_CLASS = {"train": 8, None: 8}   # images per class in a folder; other splits get 4
+_PER_CLASS = {"train": 16, None: 16}   # images per class in a folder; other splits get 4
+# (enough for the online episodes: 06 draws 1 + 15 per class, 04 5 + 7)
 _SIDE = 160
 
 

@@ -29,8 +29,10 @@ __all__ = ["SETTING", "home_url", "parse", "uses", "set_home_url"]
 SETTING = "pyproject.toml"
 _SETTING_LINE = re.compile(r'^(Homepage\s*=\s*")([^"]+)(")', re.MULTILINE)
 _URL = re.compile(r"https://github\.com/([\w.-]+)/([\w.-]+?)/?$")
-# a repository named in a GitHub address, a Colab badge or a pip install from git
-_USES = re.compile(r"https://github\.com/([\w.-]+/[\w-]+(?:\.[\w-]+)*?)(?=\.git\b|[/\"'\s)\]#?]|$)"
+# a repository's own address (also in a pip install from git) or a Colab badge; an address
+# of a file inside a repository (``/blob/...``) cites that file and is not a use
+_USES = re.compile(r"https://github\.com/([\w.-]+/[\w-]+(?:\.[\w-]+)*?)"
+                   r"(?=\.git\b|/?[\\\"'`\s)\]#?]|/?$)"
                    r"|colab\.research\.google\.com/github/([\w.-]+/[\w.-]+)/", re.MULTILINE)
 
 
@@ -58,7 +60,12 @@ def _files(root):
 
 
 def uses(root=".") -> list[tuple[str, str]]:
-    """``[(file name, "owner/repo")]``: every repository the README and notebooks name."""
+    """``[(file name, "owner/repo")]``: every repository address and Colab badge in the
+    README and the notebooks (links to files inside a repository are citations, not uses).
+
+    >>> _USES.findall("[x](https://github.com/a/b) https://github.com/c/d/blob/main/e.cc")
+    [('a/b', '')]
+    """
     found = []
     for path in _files(root):
         if path.is_file():
