@@ -389,6 +389,20 @@ def test_url_download_verify_extract_and_reuse(tmp_path, monkeypatch):
     assert len(again) == 2 and again.images[0].shape == (16, 16, 3)
 
 
+def test_a_registry_named_in_the_environment_is_used(tmp_path, monkeypatch, capsys):
+    """$CBR_EDU_REGISTRY: a classroom's registry (here a file:// mirror) without registry=;
+    the download says one line on stdout and nothing on stderr."""
+    from cbr_edu.datasets.registry import REGISTRY_ENV
+    monkeypatch.setenv("CBR_EDU_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv(REGISTRY_ENV, str(_registry_for(tmp_path, _tiny_archive(tmp_path))))
+    for handler in pooch.get_logger().handlers:   # pooch's own lines, where capsys sees them
+        monkeypatch.setattr(handler, "stream", sys.stderr)
+    assert "tiny_flowers" in D.names()
+    assert D.load("tiny_flowers").class_names == ["roses", "tulips"]
+    said = capsys.readouterr()
+    assert said.out.startswith("tiny_flowers: downloading photos.tgz") and said.err == ""
+
+
 def test_url_checksum_mismatch_keeps_nothing(tmp_path, monkeypatch):
     monkeypatch.setenv("CBR_EDU_CACHE_DIR", str(tmp_path / "cache"))
     archive = _tiny_archive(tmp_path)

@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from .._hashing import file_sha256
+from .._quiet import native_stderr_filtered
 from .base import Embedder, keras_resize
 from .savedmodel import SCALES
 
@@ -79,9 +80,10 @@ class TFLiteEmbedder(Embedder):
             raise ValueError(f"scale must be one of {sorted(SCALES)}, got {scale!r}")
         self.spec, self.scale = spec or os.fspath(path), scale
         try:
-            self.interpreter = Interpreter(model_path=os.fspath(self.path),
-                                           num_threads=num_threads or os.cpu_count())
-            self.interpreter.allocate_tensors()
+            with native_stderr_filtered():   # LiteRT announces its delegate on stderr
+                self.interpreter = Interpreter(model_path=os.fspath(self.path),
+                                               num_threads=num_threads or os.cpu_count())
+                self.interpreter.allocate_tensors()
         except Exception as e:
             raise ValueError(f"cannot load the LiteRT model {self.path}: {e}") from e
         inp = self.interpreter.get_input_details()

@@ -201,6 +201,9 @@ class Results:
     def __str__(self):
         return self.to_markdown()
 
+    def _repr_markdown_(self):  # a notebook shows the table rendered, not its pipes
+        return self.to_markdown()
+
     def __repr__(self):
         return f"<Results {len(self.rows)} rows: {self.methods} × shots {self.shots}>"
 

@@ -105,10 +105,14 @@ def test_builder_in_notebook_00(lab, page, photos):
     box = record.bounding_box()
     page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
     page.mouse.down()
-    page.wait_for_timeout(1500)
+    # held until frames flow (a busy machine starts the stream late), then a moment more
+    expect(webcam_card.locator(".cbr-camera-status")).to_have_text(
+        re.compile(r"recording: [1-9]\d* frame"), timeout=20_000)
+    page.wait_for_timeout(1000)
     page.mouse.up()
     lab.wait_idle()
-    expect(webcam_card.locator(".cbr-class-count")).not_to_contain_text("0 images")
+    expect(webcam_card.locator(".cbr-class-count")).not_to_contain_text("0 images",
+                                                                        timeout=30_000)
     lab.shot("builder-webcam", app)
 
     # the bars changed: a new class has a bar now
