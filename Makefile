@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup browser-setup demo test test-browser lab bench scale clean-venv
+.PHONY: setup browser-setup demo test test-browser lab instructor home-url bench scale clean-venv
 
 setup: $(STAMP)
 
@@ -38,6 +38,15 @@ test-browser: browser-setup
 
 lab: setup
 	$(BIN)/jupyter lab notebooks/
+
+# The instructor edition: every notebook run with its solutions, as pages in out/instructor/.
+instructor: setup
+	$(BIN)/python -m cbr_edu.instructor --out out/instructor
+
+# The project's home URL (pyproject's Homepage) and every badge and Colab cell that uses it.
+home-url: setup
+	@test -n "$(URL)" || (echo "usage: make home-url URL=https://github.com/OWNER/REPO"; exit 2)
+	$(BIN)/python -m cbr_edu.instructor.home_url "$(URL)"
 
 # Benchmarks print ratios measured side by side in one run. OPENBLAS_CORETYPE /
 # OPENBLAS_L2_SIZE slow numpy's reference, so they are unset for this command only.

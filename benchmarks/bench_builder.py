@@ -44,7 +44,7 @@ def camera_frame(image):
 def project(embedder):
     from cbr_edu import datasets
     from cbr_edu.app import Builder
-    photos = datasets.load("bundled_landmarks")
+    photos = datasets.load("photo_views")
     app = Builder(embedder=embedder, cache=False)
     for c, name in enumerate(photos.class_names):
         views = [photos.images[i] for i in np.flatnonzero(photos.labels == c)]

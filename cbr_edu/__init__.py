@@ -18,8 +18,12 @@ The heavy modules (TensorFlow, the embedders) are imported on first use, so
 import os
 from importlib import import_module
 
-# TensorFlow's C++ start-up chatter (CUDA probes on CPU-only laptops) scares learners.
+from ._quiet import quiet_tool_start
+
+# TensorFlow's start-up chatter (CUDA probes on CPU-only laptops) scares learners: its C++
+# log level for later lines, and a filter for the lines it writes while loading.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+quiet_tool_start()
 
 __version__ = "0.1.0"
 

@@ -3,7 +3,9 @@
 Every ``*_widget`` function returns an ``ipywidgets`` object to display; the drawing
 functions it wraps (``draw_*``) are plain matplotlib, so they also work without a
 browser (in tests, in a script, in a static HTML export) — a widget draws its first
-picture when it is displayed.
+picture when it is displayed. ipywidgets comes with cbr-edu; where it is missing (an
+install that skipped dependencies), a ``*_widget`` draws that first picture, says
+the sliders need ipywidgets, and returns None.
 
 Example
 -------
@@ -25,6 +27,23 @@ __all__ = ["draw_two_vectors", "vector_rotation_widget", "show_images", "draw_ne
 def _plt():
     import matplotlib.pyplot as plt
     return plt
+
+
+def _ipywidgets():
+    """The ipywidgets module, or None when it is not installed."""
+    try:
+        import ipywidgets
+    except ImportError:
+        return None
+    return ipywidgets
+
+
+def _still(show, **first):
+    """Without ipywidgets: draw the widget's first picture and say what is missing."""
+    print("ipywidgets is not installed: a still picture instead of the sliders "
+          "(pip install ipywidgets to move them).")
+    show(**first)
+    return None
 
 
 # ----------------------------------------------------------------- 01: two vectors
@@ -75,8 +94,9 @@ def draw_two_vectors(angle_deg=60.0, length_b=1.0):
 
 def vector_rotation_widget(angle_deg=60.0):
     """Sliders: rotate ``b`` (and stretch it) and watch cosine and L2 move together."""
-    import ipywidgets as widgets
-
+    widgets = _ipywidgets()
+    if widgets is None:
+        return _still(draw_two_vectors, angle_deg=angle_deg, length_b=1.0)
     angle = widgets.FloatSlider(value=angle_deg, min=0, max=180, step=5,
                                 description="angle (°)", continuous_update=False)
     length = widgets.FloatSlider(value=1.0, min=0.2, max=2.0, step=0.1,
@@ -125,7 +145,8 @@ def draw_neighbours(query_image, gallery_images, similarities, k=5, gallery_labe
                     query_label=None):
     """The query and its ``k`` most similar gallery images, best first, with scores.
 
-    A neighbour with the same label as the query gets a green title, another one red.
+    A neighbour with the same label as the query gets a green title marked ✓, another
+    one a red title marked ✗ (the mark, for readers who do not see the colours).
     """
     plt = _plt()
     similarities = np.asarray(similarities, dtype=float).ravel()
@@ -137,10 +158,11 @@ def draw_neighbours(query_image, gallery_images, similarities, k=5, gallery_labe
     for ax, j in zip(axes[1:], order):
         ax.imshow(_as_image(gallery_images[j]))
         label = "" if gallery_labels is None else f"\n{gallery_labels[j]}"
-        colour = "black"
+        colour, mark = "black", ""
         if gallery_labels is not None and query_label is not None:
-            colour = "tab:green" if gallery_labels[j] == query_label else "tab:red"
-        ax.set_title(f"#{j}  cos {similarities[j]:.2f}{label}", fontsize=9, color=colour)
+            same = gallery_labels[j] == query_label
+            colour, mark = ("tab:green", "✓ ") if same else ("tab:red", "✗ ")
+        ax.set_title(f"{mark}#{j}  cos {similarities[j]:.2f}{label}", fontsize=9, color=colour)
     for ax in axes:
         ax.axis("off")
     fig.tight_layout()
@@ -151,8 +173,6 @@ def draw_neighbours(query_image, gallery_images, similarities, k=5, gallery_labe
 def neighbour_widget(query_images, query_embeddings, gallery_images, gallery_embeddings,
                      query_labels=None, gallery_labels=None, k=5):
     """Pick a query (slider) and see its ``k`` nearest gallery images."""
-    import ipywidgets as widgets
-
     from .similarity import cosine
 
     sims = cosine(query_embeddings, gallery_embeddings)
@@ -162,6 +182,9 @@ def neighbour_widget(query_images, query_embeddings, gallery_images, gallery_emb
                         gallery_labels=gallery_labels,
                         query_label=None if query_labels is None else query_labels[query])
 
+    widgets = _ipywidgets()
+    if widgets is None:
+        return _still(show, query=0, k=min(k, len(gallery_images)))
     return widgets.interactive(
         show,
         query=widgets.IntSlider(0, 0, len(query_images) - 1, description="query",
@@ -199,8 +222,6 @@ def draw_instance_scores(scores, labels, title=None, ax=None):
 
 def instance_scores_widget(query_images, instance_scores, labels, query_titles=None):
     """Pick a query (slider): its image and the retrieval layer's score per instance."""
-    import ipywidgets as widgets
-
     plt = _plt()
     instance_scores = np.asarray(instance_scores)
 
@@ -215,6 +236,9 @@ def instance_scores_widget(query_images, instance_scores, labels, query_titles=N
         fig.tight_layout()
         plt.show()
 
+    widgets = _ipywidgets()
+    if widgets is None:
+        return _still(show, query=0)
     return widgets.interactive(
         show, query=widgets.IntSlider(0, 0, len(query_images) - 1, description="query",
                                       continuous_update=False))

@@ -32,6 +32,8 @@ def test_compare_with_pixels_writes_table_json_and_plot(tmp_path, capsys):
     for name in METHODS:
         assert f"| {name} | 2 | 1 |" in out and f"| {name} | 2 | 3 |" in out
     assert "CbR max builds in" in out and "linear probe trains in" in out
+    assert "Each method minus CbR max, episode by episode" in out
+    assert "| kNN k=1 | +0.00 ± 0.00 | +0.00 ± 0.00 |" in out      # the same classifier
     assert f"wrote {out_json} and {out_png}" in out
     data = json.loads(out_json.read_text())
     assert len(data["rows"]) == 2 * len(METHODS)
@@ -39,6 +41,13 @@ def test_compare_with_pixels_writes_table_json_and_plot(tmp_path, capsys):
     assert data["config"]["requested_ways"] == 5
     assert {r["shots"] for r in data["rows"]} == {1, 3}
     assert data["cbr_vs_linear_probe"][0]["ratio"] > 0
+    paired = {(d["method"], d["shots"]): d for d in data["differences_from_cbr_max"]}
+    assert len(paired) == 2 * (len(METHODS) - 1)
+    probe = paired[("linear probe", 3)]
+    per_episode = {(d["method"], d["shots"]): np.array(d["accuracy"]) for d in data["per_episode"]}
+    gap = per_episode[("linear probe", 3)] - per_episode[("CbR max", 3)]
+    assert probe["difference"] == pytest.approx(gap.mean(), abs=1e-5)
+    assert probe["differs"] == (abs(probe["difference"]) > probe["ci95"])
     assert out_png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     import matplotlib.image
     assert matplotlib.image.imread(out_png).shape[1] > 800
@@ -71,8 +80,8 @@ def test_compare_open_set_on_a_many_class_dataset(tmp_path, capsys):
     (["--shots", "1,x"], "--shots must be comma-separated integers"),
     (["--dataset", "lfw_subset", "--embedder", "no_such_embedder"],
      "cannot load embedder 'no_such_embedder'"),
-    (["--dataset", "bundled_landmarks", "--shots", "7", "--embedder", "pixels"],
-     "bundled_landmarks:"),
+    (["--dataset", "photo_views", "--shots", "7", "--embedder", "pixels"],
+     "photo_views:"),
     (["--episodes", "1"], "--episodes must be at least 2"),
 ])
 def test_user_mistakes_get_one_clear_line(capsys, argv, message):
@@ -103,7 +112,7 @@ def test_defaults_are_the_main_job():
     compare.add_arguments(parser)
     args = parser.parse_args([])
     assert (args.dataset, args.ways, args.shots, args.embedder) == (
-        "textures", 5, "1,5", "efficientnet_lite0")
+        "photo_patches", 5, "1,5", "efficientnet_lite0")
     assert (args.json, args.plot) == ("out/compare.json", "out/compare.png")
     from cbr_edu import datasets
     assert datasets.info(args.dataset).offline

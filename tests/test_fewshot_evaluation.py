@@ -73,11 +73,23 @@ def test_episode_errors_say_what_is_missing():
 def test_ci95_matches_scipy_and_a_hand_computation():
     from scipy import stats
     acc = np.random.default_rng(0).uniform(0.4, 0.9, size=37)
-    assert ci95(acc) == pytest.approx(1.96 * stats.sem(acc), rel=1e-12)
-    # by hand: values 0, 1, 0, 1 -> mean 0.5, sample std sqrt(1/3), E = 4
-    assert ci95([0, 1, 0, 1]) == pytest.approx(1.96 * math.sqrt(1 / 3) / 2)
+    low, high = stats.t.interval(0.95, len(acc) - 1, loc=acc.mean(), scale=stats.sem(acc))
+    assert ci95(acc) == pytest.approx((high - low) / 2, rel=1e-12)
+    # by hand: values 0, 1, 0, 1 -> sample std sqrt(1/3), E = 4, t(0.975, 3) = 3.1824 (tables)
+    assert ci95([0, 1, 0, 1]) == pytest.approx(3.182446 * math.sqrt(1 / 3) / 2, rel=1e-6)
     assert ci95([0.8, 0.8, 0.8]) == pytest.approx(0.0, abs=1e-12)
     assert math.isnan(ci95([0.5]))
+
+
+def test_ci95_covers_the_true_mean_95_times_in_100_over_few_episodes():
+    """12 episodes: Student's t covers the true mean 95 % of the time; 1.96 would not (~92 %)."""
+    rng = np.random.default_rng(1)
+    runs = rng.normal(0.7, 0.1, size=(4000, 12))
+    half = np.array([ci95(r) for r in runs])
+    covered = np.abs(runs.mean(axis=1) - 0.7) <= half
+    assert 0.94 < covered.mean() < 0.96
+    normal_half = 1.96 * runs.std(axis=1, ddof=1) / math.sqrt(12)
+    assert (np.abs(runs.mean(axis=1) - 0.7) <= normal_half).mean() < 0.935
 
 
 # ------------------------------------------------------------------------ evaluate
@@ -126,6 +138,24 @@ def test_same_seed_same_numbers_and_json_round_trip(small_results, tmp_path):
     table = small_results.to_markdown()
     assert table.count("\n") == 1 + len(small_results)
     assert "| CbR max | 4 | 1 |" in str(small_results)
+
+
+def test_difference_is_paired_over_the_episodes_both_ran():
+    """A shared episode difficulty hides a small, steady lead from the methods' own intervals;
+    the episode-by-episode difference shows it."""
+    rng = np.random.default_rng(0)
+    hardness = rng.normal(0.7, 0.1, 60)                   # what makes an episode hard for both
+    a, b = hardness + 0.02 + rng.normal(0, 0.005, 60), hardness + rng.normal(0, 0.005, 60)
+    res = Results([], {("a", 5): a, ("b", 5): b, ("short", 5): a[:12]})
+    mean, half = res.difference("a", "b", 5)
+    assert mean == pytest.approx(np.mean(a - b)) and half == pytest.approx(ci95(a - b))
+    assert mean - half > 0                                 # a is better, shown
+    assert abs(a.mean() - b.mean()) < ci95(a) + ci95(b)    # though the own intervals overlap
+    assert res.difference("b", "a", 5) == pytest.approx((-mean, half))
+    assert res.difference("short", "b", 5) == pytest.approx((np.mean(a[:12] - b[:12]),
+                                                             ci95(a[:12] - b[:12])))
+    with pytest.raises(KeyError, match="no episode accuracies for .*'c'"):
+        res.difference("a", "c", 5)
 
 
 def test_evaluate_ranks_methods_on_harder_data():

@@ -273,3 +273,11 @@ def test_cbr_refits_one_classifier_and_scores_like_a_fresh_one(aggregation):
                                    atol=1e-6)
         assert m.classes_.tolist() == fresh.classes_.tolist() == [3, 5, 7, 9]
     assert m.size_bytes() == 8 * 8 * 4 + 8 * 4            # the index + a class id per row
+
+
+def test_fine_tuning_a_savedmodel_embedder_says_which_embedder_to_use(tmp_path):
+    inputs = keras.Input((None, None, 3))
+    outputs = keras.layers.GlobalAveragePooling2D()(keras.layers.Conv2D(4, 3)(inputs))
+    keras.Model(inputs, outputs).export(str(tmp_path / "saved"), verbose=False)
+    with pytest.raises(ValueError, match="SavedModel .*efficientnet_lite0"):
+        FineTunedTop(str(tmp_path / "saved")).setup()

@@ -9,12 +9,22 @@
   "not attempted" (a checker that calls a blank answer correct fails too).
 * ``test_runs_solved`` — pastes each question's ``solution_code`` into the cells
   tagged ``{"tags": ["exercise"], "exercise": "<module>.<qN>"}`` and executes with
-  ``CBR_EDU_STRICT_CHECKS=1``: every ``check()`` must print "Correct".
+  ``CBR_EDU_STRICT_CHECKS=1``: every ``check()`` must print "Correct". The executed
+  notebook then becomes its instructor-edition page (``make instructor``), which must
+  show every plot and no widget placeholder.
+* ``test_runs_online`` — every notebook whose parameter cell switches something with
+  ``ONLINE = True`` runs solved that way, against local stand-ins for TF Hub and the
+  online data sets (``online_stand_ins.py``), so Colab's first run is not the first.
+
+All runs must show learners nothing of what ``cbr_edu.instructor.execute.problems``
+lists: no error, nothing on stderr, no tool log line, no unrounded number — except
+in a cell tagged ``tool-log`` (a lesson that shows a tool's own line on purpose).
+The execution itself is ``cbr_edu.instructor.execute``, shared with ``make instructor``.
 
 All kernels share one ``CBR_EDU_CACHE_DIR`` (the session's, from ``conftest.py``),
 so the EfficientNet-Lite0 conversion and the embeddings are computed once. Kernels
-run the interpreter running the tests (the first executed cell asserts it),
-``MPLBACKEND=Agg``. A failure names the notebook and the cell (index, tags and
+run the interpreter running the tests (the first executed cell asserts it), with
+plots drawn as in Jupyter. A failure names the notebook and the cell (index, tags and
 first line). Wall times are printed at the end of the module and, when
 ``CBR_EDU_NB_TIMINGS`` names a file, written there as JSON.
 
@@ -28,15 +38,20 @@ Environment knobs: ``CBR_EDU_NB_SKIP=1`` skips the execution tests;
 
 from __future__ import annotations
 
-import copy
-import importlib
 import json
 import os
-import sys
-import time
+import re
 from pathlib import Path
 
 import nbformat
+
+from cbr_edu.instructor.execute import (KERNEL_NAME, NotebookFailed, cell_seconds,
+                                        describe_cell, exercise_id, parameter_cell, problems,
+                                        question, where)
+from cbr_edu.instructor.execute import execute as run_notebook
+from cbr_edu.instructor.execute import text_outputs
+from cbr_edu.instructor.render import instructor_page
+from online_stand_ins import build_stand_ins, online_parameters
 
 try:  # the module also works as a script (--fix) without pytest
     import pytest
@@ -46,9 +61,6 @@ except ImportError:  # pragma: no cover
 ROOT = Path(__file__).resolve().parents[1]
 NB_DIR = ROOT / "notebooks"
 NOTEBOOKS = sorted(NB_DIR.glob("*.ipynb"))
-CELL_TIMEOUT = 600  # seconds per cell; whole notebooks must stay far below (≤2 min target)
-KERNEL_NAME = "python3"
-EXERCISE_PACKAGE = "cbr_edu.exercises"
 
 _TIMINGS: dict[str, dict[str, float]] = {}
 _SLOWEST: dict[str, dict[str, tuple]] = {}  # notebook -> mode -> (seconds, cell index)
@@ -75,124 +87,14 @@ def clean(nb):
     return nb
 
 
-def exercise_id(cell):
-    """``"nb01_similarity.q1"`` for an exercise cell, else None."""
-    if cell.cell_type != "code":
-        return None
-    ex = cell.metadata.get("exercise")
-    tags = cell.metadata.get("tags", [])
-    if ex is None and "exercise" not in tags:
-        return None
-    return ex or ""
-
-
-def question(ex_id):
-    module, _, name = ex_id.rpartition(".")
-    return getattr(importlib.import_module(f"{EXERCISE_PACKAGE}.{module}"), name)
-
-
-def describe_cell(nb_path, index, cell):
-    first = next((ln for ln in cell.source.splitlines() if ln.strip()), "")
-    tags = cell.metadata.get("tags", [])
-    ex = cell.metadata.get("exercise")
-    extra = (f" tags={tags}" if tags else "") + (f" exercise={ex}" if ex else "")
-    return f"{nb_path.name} cell {index}{extra}: {first[:80]!r}"
-
-
-def _text_outputs(cell):
-    for out in cell.get("outputs", []):
-        if out.get("output_type") == "stream":
-            yield out.get("text", "")
-        elif out.get("output_type") in ("display_data", "execute_result"):
-            yield out.get("data", {}).get("text/plain", "")
-
-
-def _kernel_env(strict: str) -> dict:
-    env = dict(os.environ)
-    env.update({
-        "MPLBACKEND": "Agg",
-        "CBR_EDU_STRICT_CHECKS": strict,
-        "TF_CPP_MIN_LOG_LEVEL": "2",
-        "PYTHONHASHSEED": "0",
-        "PYDEVD_DISABLE_FILE_VALIDATION": "1",
-    })
-    env.setdefault("CBR_EDU_CACHE_DIR", str(Path.home() / ".cache" / "cbr-edu"))
-    env.pop("CBR_EDU_NB_TIMINGS", None)
-    return env
-
-
-_PRELUDE = f"""\
-import os as _os, sys as _sys
-assert _os.path.realpath(_sys.executable) == {os.path.realpath(sys.executable)!r}, _sys.executable
-del _os, _sys
-"""
-
-
-def execute(nb_path: Path, solved: bool):
-    """Run a copy of the notebook in a fresh kernel; return (executed nb, seconds)."""
-    from nbclient import NotebookClient
-    from nbclient.exceptions import CellExecutionError, CellTimeoutError
-
-    nb = nbformat.read(nb_path, as_version=4)
-    n_exercises = 0
-    for cell in nb.cells:
-        ex = exercise_id(cell)
-        if ex is None:
-            continue
-        n_exercises += 1
-        if solved:
-            cell.source = question(ex).solution_code
-    run = copy.deepcopy(nb)
-    run.cells.insert(0, nbformat.v4.new_code_cell(_PRELUDE))
-    client = NotebookClient(
-        run, timeout=CELL_TIMEOUT, kernel_name=KERNEL_NAME, allow_errors=False,
-        resources={"metadata": {"path": str(nb_path.parent)}})
-    start = time.perf_counter()
+def execute(nb_path: Path, solved: bool, **options):
+    """The shared execution (``cbr_edu.instructor.execute``); a failure fails the test."""
     try:
-        client.execute(env=_kernel_env("1" if solved else "blank"))
-    except (CellExecutionError, CellTimeoutError) as exc:
-        failed = _failed_cell(run)
-        where = (describe_cell(nb_path, failed - 1, run.cells[failed]) if failed else
-                 f"{nb_path.name} (harness prelude)" if failed == 0 else nb_path.name)
-        mode = "with solutions" if solved else "as shipped"
-        msg = f"{where} failed {mode}:\n{_short(exc)}"
+        return run_notebook(nb_path, solved=solved, **options)
+    except NotebookFailed as exc:
         if pytest is not None:
-            pytest.fail(msg, pytrace=False)
-        raise RuntimeError(msg) from None
-    seconds = time.perf_counter() - start
-    run.cells.pop(0)
-    return run, seconds, n_exercises
-
-
-def cell_seconds(nb):
-    """[(seconds, cell index)] from the timing nbclient records in cell metadata."""
-    from datetime import datetime
-
-    out = []
-    for i, cell in enumerate(nb.cells):
-        timing = cell.get("metadata", {}).get("execution", {})
-        begin, end = timing.get("iopub.execute_input"), timing.get("shell.execute_reply")
-        if begin and end:
-            parse = lambda t: datetime.fromisoformat(t.replace("Z", "+00:00"))  # noqa: E731
-            out.append(((parse(end) - parse(begin)).total_seconds(), i))
-    return sorted(out, reverse=True)
-
-
-def _failed_cell(nb):
-    for i, cell in enumerate(nb.cells):
-        if any(out.get("output_type") == "error" for out in cell.get("outputs", [])):
-            return i
-    # a timeout leaves no error output: the first code cell without an execution count
-    for i, cell in enumerate(nb.cells):
-        if cell.cell_type == "code" and cell.get("execution_count") is None and cell.source.strip():
-            return i
-    return None
-
-
-def _short(exc, limit=4000):
-    import re
-    text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc))  # drop the traceback's colour codes
-    return text if len(text) <= limit else text[:limit] + "\n…"
+            pytest.fail(str(exc), pytrace=False)
+        raise
 
 
 # ------------------------------------------------------------------ tests
@@ -213,7 +115,7 @@ if pytest is not None:
         yield
         if not _TIMINGS:
             return
-        lines = ["", "notebook wall time (s)       blank   solved   slowest cell (blank run)"]
+        lines = ["", "notebook wall time (s)       blank   solved   online   slowest cell (blank run)"]
         total = 0.0
         for name in sorted(_TIMINGS):
             t = _TIMINGS[name]
@@ -222,7 +124,8 @@ if pytest is not None:
             slow = slow.get("blank") or slow.get("solved")
             slow = f"cell {slow[1]}: {slow[0]:.1f} s" if slow else ""
             lines.append(f"  {name:<26} {t.get('blank', float('nan')):7.1f}  "
-                         f"{t.get('solved', float('nan')):7.1f}   {slow}")
+                         f"{t.get('solved', float('nan')):7.1f}  {t.get('online', float('nan')):7.1f}"
+                         f"   {slow}")
         lines.append(f"  {'total':<26} {total:7.1f}")
         capture = request.config.pluginmanager.getplugin("capturemanager")
         reporter = request.config.pluginmanager.getplugin("terminalreporter")
@@ -254,6 +157,9 @@ if pytest is not None:
                 assert not cell.outputs, f"{where}: has outputs; clear them before committing"
                 assert cell.execution_count is None, f"{where}: has an execution count"
             assert "id" in cell, f"{where}: no cell id"
+            if cell.cell_type == "markdown":   # an escape left over from editing the JSON
+                prose = re.sub(r"\$\$.*?\$\$|\$[^$]*\$", "", cell.source, flags=re.S)
+                assert "\\n" not in prose, f"{where}: a literal \\n in the text; use a line break"
         assert nb.metadata.get("kernelspec", {}).get("name") == KERNEL_NAME, \
             f"{nb_path.name}: kernelspec name must be {KERNEL_NAME!r}"
         assert "widgets" not in nb.metadata, f"{nb_path.name}: saved widget state; clear it"
@@ -277,19 +183,23 @@ if pytest is not None:
             qname = ex.rpartition(".")[2]
             assert f"{qname}.check(" in later, f"{where}: no `{qname}.check()` after the cell"
 
-    def _run(nb_path, solved):
+    def _run(nb_path, solved, *, mode=None, **options):
         if not _selected(nb_path):
             pytest.skip("not in CBR_EDU_NB_ONLY")
-        run, seconds, n_ex = execute(nb_path, solved)
-        mode = "solved" if solved else "blank"
+        run, seconds, n_ex = execute(nb_path, solved, **options)
+        mode = mode or ("solved" if solved else "blank")
         _TIMINGS.setdefault(nb_path.stem, {})[mode] = seconds
         slow = cell_seconds(run)[:1]
         if slow:
             _SLOWEST.setdefault(nb_path.stem, {})[mode] = slow[0]
         want = "Correct" if solved else "Not attempted yet"
-        seen = sum(text.startswith(want) for cell in run.cells for text in _text_outputs(cell))
+        seen = sum(text.startswith(want) for cell in run.cells for text in text_outputs(cell))
         assert seen >= n_ex, (f"{nb_path.name}: {n_ex} exercises but only {seen} checks "
                               f"printed {want!r}")
+        found = problems(run)
+        assert not found, f"{nb_path.name} ({mode}) shows learners:\n" + "\n".join(
+            f"  {where(nb_path, run, i)}: {what}" for i, what in found)
+        return run
 
     @skip_exec
     @pytest.mark.parametrize("nb_path", NOTEBOOKS, ids=ids)
@@ -298,8 +208,34 @@ if pytest is not None:
 
     @skip_exec
     @pytest.mark.parametrize("nb_path", NOTEBOOKS, ids=ids)
-    def test_runs_solved(nb_path):
-        _run(nb_path, solved=True)
+    def test_runs_solved(nb_path, tmp_path):
+        run = _run(nb_path, solved=True)
+        page = instructor_page(run, tmp_path / f"{nb_path.stem}.html", seconds=0).read_text(
+            encoding="utf-8")
+        pictures = sum(1 for cell in run.cells for out in cell.get("outputs", [])
+                       if "image/png" in out.get("data", {}))
+        assert page.count("<img") >= pictures, f"{nb_path.name}: a plot is missing on its page"
+        assert "widget-view+json" not in page and "widget-state+json" not in page, \
+            f"{nb_path.name}: its page has a widget placeholder instead of the last picture"
+
+    ONLINE = {path: online_parameters(path) for path in NOTEBOOKS}
+    ONLINE_NOTEBOOKS = [path for path in NOTEBOOKS if ONLINE[path]]
+
+    @pytest.fixture(scope="module")
+    def stand_ins(tmp_path_factory):
+        root = tmp_path_factory.mktemp("online")
+        wanted = [ONLINE[path] for path in ONLINE_NOTEBOOKS if _selected(path)]
+        return root, build_stand_ins(root, wanted)
+
+    @skip_exec
+    @pytest.mark.parametrize("nb_path", ONLINE_NOTEBOOKS, ids=[p.stem for p in ONLINE_NOTEBOOKS])
+    def test_runs_online(nb_path, stand_ins):
+        root, env = stand_ins
+        run = _run(nb_path, solved=True, mode="online", parameters={"ONLINE": True}, env=env)
+        assert parameter_cell(run).source.startswith("ONLINE = True")
+        name = ONLINE[nb_path].get("DATASET")
+        if name:   # the online data set came from its stand-in archive
+            assert (root / "cache" / "datasets" / name / ".complete").is_file()
 
 
 # ------------------------------------------------------------------ script

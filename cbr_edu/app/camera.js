@@ -96,12 +96,19 @@ function render({ model, el }) {
   }
 
   if (model.get("mode") === "hold") {
-    button.addEventListener("pointerdown", () => {
+    button.addEventListener("pointerdown", (event) => {
       if (holding || button.disabled) return;
       holding = true;
+      // the button keeps the pointer while held: new thumbnails above it move it on the
+      // page, and that must not end the recording
+      try {
+        button.setPointerCapture(event.pointerId);
+      } catch (error) {
+        // a pointer that cannot be captured still records until it is released
+      }
       record();
     });
-    for (const name of ["pointerup", "pointerleave", "pointercancel"]) {
+    for (const name of ["pointerup", "pointercancel", "lostpointercapture"]) {
       button.addEventListener(name, stopHolding);
     }
   } else {

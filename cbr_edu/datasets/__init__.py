@@ -8,8 +8,9 @@ downloaded, they fail within about two seconds with a message saying what is
 needed, where it would be cached, and which offline data sets to use instead.
 
 The rooms: :mod:`.registry` (the ``datasets.yaml`` schema and look-ups),
-:mod:`.offline` (builders, with :mod:`._views` for the landmark views),
-:mod:`.online` (pooch downloads and TensorFlow Datasets), :mod:`.pixels`
+:mod:`.offline` (builders, with :mod:`._views` for the photo views and
+:mod:`._patches` for the photo patches),
+:mod:`.online` (pooch downloads and TensorFlow Datasets), :mod:`._pixels`
 (images to the requested size through :mod:`cbr_edu.images`), :mod:`.records`
 (the types they share).
 
@@ -96,7 +97,7 @@ def load(name: str, *, max_per_class: int | None = None, seed: int = 0,
         Keep at most this many images per class (a seeded random choice,
         original order kept) — handy for quick workshop runs.
     seed : int
-        Seed for ``max_per_class`` (and the landmark views).
+        Seed for ``max_per_class`` (and the photo views and patches).
     image_size : int or (h, w), optional
         Resize every image to this size (whole image, no crop; the one pixel
         policy, :func:`cbr_edu.images.resize`). ``digits`` defaults to 32 (each
@@ -107,7 +108,8 @@ def load(name: str, *, max_per_class: int | None = None, seed: int = 0,
         Another registry file.
     **options
         Builder options: ``views_per_class`` and ``max_side`` for
-        ``bundled_landmarks``, ``patch_size`` for ``textures``; ``max_side``
+        ``photo_views``, ``patches_per_class`` for ``photo_patches``,
+        ``patch_size`` for ``textures``; ``max_side``
         (default 512, downsize while reading) for online sets.
 
     Raises

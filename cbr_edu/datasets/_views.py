@@ -1,4 +1,4 @@
-"""New viewpoints of one photo, for the ``bundled_landmarks`` instance-recognition set.
+"""New viewpoints of one photo, for the ``photo_views`` near-duplicate set.
 
 Each view is a deterministic change a visitor's camera would make: crop and
 zoom, rotation, lighting, perspective, distance (small and JPEG-blurred), or a
@@ -92,7 +92,7 @@ def _combined(im, rng):
 _VIEWS = {"crop_zoom": _crop_zoom, "rotate": _rotate, "light": _light,
           "perspective": _perspective, "distance": _distance, "combined": _combined}
 
-#: The kinds of view, in the order ``bundled_landmarks`` cycles through them.
+#: The kinds of view, in the order ``photo_views`` cycles through them.
 VIEW_KINDS = tuple(_VIEWS)
 
 

@@ -3,14 +3,14 @@
 Each builder turns one registry entry into a :class:`~.records.Dataset` of RGB
 uint8 images; ``BUILDERS`` maps the registry's ``source.builder`` names to
 them. Grey data become RGB through :func:`cbr_edu.images.to_rgb`; any resize
-to a requested ``image_size`` happens afterwards, in :mod:`.pixels`.
+to a requested ``image_size`` happens afterwards, in :mod:`._pixels`.
 
 Example
 -------
 >>> sorted(BUILDERS)
-['bundled_landmarks', 'digits', 'lfw_subset', 'textures']
->>> options("bundled_landmarks")
-('views_per_class', 'max_side')
+['digits', 'lfw_subset', 'photo_patches', 'photo_views', 'textures']
+>>> options("photo_views"), options("photo_patches")
+(('views_per_class', 'max_side'), ('patches_per_class',))
 """
 
 from __future__ import annotations
@@ -24,9 +24,10 @@ import numpy as np
 from ..images import read_image, to_rgb
 from ._pixels import shrink
 from .records import Dataset
+from ._patches import cut_patches
 from ._views import VIEW_KINDS, make_view
 
-__all__ = ["BUILDERS", "build", "options"]
+__all__ = ["BUILDERS", "VIEW_PHOTOS", "build", "bundled_photos", "options"]
 
 #: Arguments of ``load`` itself that a builder may also use.
 _SHARED = ("seed", "image_size")
@@ -45,7 +46,7 @@ def _digits(entry, *, image_size=None) -> Dataset:
 
     The exact pixel repetition is how this set is made — every original pixel
     stays one sharp block — not a resize for a model; a size that is not a
-    multiple of 8 is then reached with the one pixel policy in :mod:`.pixels`.
+    multiple of 8 is then reached with the one pixel policy in :mod:`._pixels`.
     """
     from sklearn.datasets import load_digits
     d = load_digits()
@@ -64,39 +65,48 @@ def _lfw_subset(entry) -> Dataset:
     return Dataset(images=images, labels=labels, class_names=["face", "not_face"], info=entry)
 
 
+#: The photos ``photo_views`` indexes, one class each.
+VIEW_PHOTOS = ("astronaut", "chelsea", "china", "coffee", "flower", "grace_hopper", "rocket")
+
+
 @lru_cache(maxsize=1)
-def _landmark_photos() -> dict:
-    """name -> RGB uint8 photo (read-only), all shipped by installed packages."""
+def bundled_photos() -> dict:
+    """name -> RGB uint8 photo (read-only), every one shipped by an installed package.
+
+    Seventeen photos whose documentation says they may be used freely (licences in
+    the ``photo_patches`` entry of ``datasets.yaml``): fourteen of scikit-image's
+    photographs — all but ``clock`` (too flat to cut patches from) and ``moon``,
+    ``page`` and ``stereo_motorcycle`` (no licence stated) — plus scikit-learn's
+    ``china`` and ``flower`` and matplotlib's ``grace_hopper``.
+    """
     from matplotlib import cbook
     from skimage import data
     from sklearn.datasets import load_sample_images
     sample = load_sample_images()
     files = {Path(f).stem: img for f, img in zip(sample.filenames, sample.images)}
-    photos = {
-        "astronaut": data.astronaut(),
-        "chelsea_cat": data.chelsea(),
-        "china_pagoda": files["china"],
-        "coffee": data.coffee(),
-        "flower": files["flower"],
-        "grace_hopper": read_image(cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)),
-        "rocket": data.rocket(),
-    }
+    skimage_names = ("astronaut", "brick", "camera", "cell", "chelsea", "coffee", "coins",
+                     "grass", "gravel", "hubble_deep_field", "immunohistochemistry", "retina",
+                     "rocket", "text")
+    photos = {name: to_rgb(getattr(data, name)()) for name in skimage_names}
+    photos.update(china=files["china"], flower=files["flower"],
+                  grace_hopper=read_image(cbook.get_sample_data("grace_hopper.jpg",
+                                                                asfileobj=False)))
     for a in photos.values():
         a.setflags(write=False)
-    return photos
+    return dict(sorted(photos.items()))
 
 
-def _bundled_landmarks(entry, *, seed=0, views_per_class=6, max_side=256) -> Dataset:
+def _photo_views(entry, *, seed=0, views_per_class=6, max_side=256) -> Dataset:
     """Per photo one canonical ``index`` view and ``views_per_class`` ``query`` views.
 
     The canonical photo is shrunk to ``max_side`` first; the views are made from
-    it with :func:`.views.make_view`, cycling through its kinds, seeded per class.
+    it with :func:`._views.make_view`, cycling through its kinds, seeded per class.
     """
     from PIL import Image
     if views_per_class < 0:
         raise ValueError(f"views_per_class must be >= 0, got {views_per_class}")
-    photos = _landmark_photos()
-    class_names = sorted(photos)
+    photos = bundled_photos()
+    class_names = list(VIEW_PHOTOS)
     images, labels, split, views = [], [], [], []
     for c, name in enumerate(class_names):
         canonical = photos[name] if max_side is None else shrink(photos[name], max_side)
@@ -112,6 +122,32 @@ def _bundled_landmarks(entry, *, seed=0, views_per_class=6, max_side=256) -> Dat
             views.append(description)
     return Dataset(images=images, labels=np.array(labels, np.int64), class_names=class_names,
                    info=entry, split=np.array(split), extras={"views": views})
+
+
+def _photo_patches(entry, *, seed=0, patches_per_class=24) -> Dataset:
+    """Grey patches, 24-40 px square, cut at random from each bundled photo: one class each.
+
+    The photos are turned grey first (colour alone would give most photos away);
+    :func:`._patches.cut_patches` keeps a class's patches apart (no shared pixel)
+    and skips nearly flat ones. ``extras["box"]`` holds each patch's
+    ``(top, left, side)`` in its photo.
+    """
+    from skimage import color
+    if patches_per_class < 1:
+        raise ValueError(f"patches_per_class must be >= 1, got {patches_per_class}")
+    images, labels, boxes = [], [], []
+    photos = bundled_photos()
+    for c, name in enumerate(photos):
+        grey = to_rgb(color.rgb2gray(photos[name]))
+        try:
+            patches, where = cut_patches(grey, patches_per_class, np.random.default_rng([seed, c]))
+        except ValueError as error:
+            raise ValueError(f"photo_patches, photo {name!r}: {error}") from None
+        images += patches
+        labels += [c] * len(patches)
+        boxes += where
+    return Dataset(images=images, labels=np.array(labels, np.int64), class_names=list(photos),
+                   info=entry, extras={"box": boxes})
 
 
 def _textures(entry, *, patch_size=64) -> Dataset:
@@ -140,7 +176,8 @@ def _textures(entry, *, patch_size=64) -> Dataset:
 BUILDERS = {
     "digits": _digits,
     "lfw_subset": _lfw_subset,
-    "bundled_landmarks": _bundled_landmarks,
+    "photo_views": _photo_views,
+    "photo_patches": _photo_patches,
     "textures": _textures,
 }
 

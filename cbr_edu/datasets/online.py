@@ -168,6 +168,13 @@ def _fetch(entry, f: dict, downloads: Path, destination: Path) -> None:
     """Fetch one archive with pooch (or reuse a verified copy) and extract it."""
     import pooch
     url = f["url"]
+    if not _has_verified_copy(downloads, f):
+        size = f" ({f['bytes'] / 1e6:,.0f} MB)" if f.get("bytes") else ""
+        print(f"{entry.name}: downloading {_file_name(f)}{size} once; then it loads offline "
+              f"from {download_dir()}", flush=True)
+    quiet = pooch.get_logger()   # its "Downloading…" / "Untarring…" lines: said above
+    level = quiet.level
+    quiet.setLevel("WARNING")
     try:
         pooch.retrieve(url, known_hash=f"sha256:{f['sha256']}", fname=_file_name(f),
                        path=downloads, processor=_extractor(_file_name(f), destination),
@@ -186,6 +193,8 @@ def _fetch(entry, f: dict, downloads: Path, destination: Path) -> None:
         raise DatasetUnavailableError(
             f"Cannot extract {downloads / _file_name(f)} for '{entry.name}' ({e}). Delete it "
             "and try again, or report it.") from None
+    finally:
+        quiet.setLevel(level)
 
 
 def _publish(staging: Path, final: Path) -> None:

@@ -96,17 +96,17 @@ class Dataset:
     info : DatasetInfo
     split : ndarray of str or None
         Per-image split or role, e.g. ``"index"`` / ``"query"`` for
-        ``bundled_landmarks``, ``"train"`` / ``"validation"`` for imagenette.
+        ``photo_views``, ``"train"`` / ``"validation"`` for imagenette.
     paths : list or None
         Source files, for data sets read from files.
     extras : dict
-        Per-data-set extras, e.g. ``extras["views"]`` describes each landmark view.
+        Per-data-set extras, e.g. ``extras["views"]`` describes each view of ``photo_views``.
         A list with one value per image follows the images through :meth:`subset`.
 
     Example
     -------
     >>> from cbr_edu.datasets import load
-    >>> ds = load("bundled_landmarks")
+    >>> ds = load("photo_views")
     >>> index = ds.subset(ds.split == "index")
     >>> len(index) == len(ds.class_names)
     True

@@ -4,7 +4,9 @@ Where it lives: the canonical file is ``datasets.yaml`` at the repository root.
 The package reads ``cbr_edu/datasets.yaml`` — a symbolic link to it in the
 repository, a real copy in a wheel (it is package data) — and falls back to the
 repository root if that link is missing or was checked out as a plain text
-file (Windows without symlink support). Pass ``registry=`` to use another file.
+file (Windows without symlink support). Pass ``registry=`` to use another file, or
+name it in ``$CBR_EDU_REGISTRY`` (a classroom's registry whose online sets point at a
+local mirror, e.g. ``file://`` archives on a shared drive).
 
 The schema is the rule tables below: each rule names a field, a check and the
 problem to report, so a broken entry is reported as
@@ -13,13 +15,14 @@ problem to report, so a broken entry is reported as
 Example
 -------
 >>> names(offline_only=True)
-['digits', 'lfw_subset', 'bundled_landmarks', 'textures']
+['digits', 'lfw_subset', 'photo_views', 'textures', 'photo_patches']
 >>> info("tf_flowers").kind
 'url'
 """
 
 from __future__ import annotations
 
+import os
 import re
 import urllib.parse
 from functools import lru_cache
@@ -28,7 +31,7 @@ from pathlib import Path
 from .offline import BUILDERS
 from .records import DatasetInfo, RegistryError
 
-__all__ = ["registry_path", "read_registry", "names", "info", "OFFLINE_KINDS", "ONLINE_KINDS"]
+__all__ = ["REGISTRY_ENV", "registry_path", "read_registry", "names", "info", "OFFLINE_KINDS", "ONLINE_KINDS"]
 
 #: Source kinds built from data that installed packages ship / fetched once over the network.
 OFFLINE_KINDS = ("sklearn", "skimage", "bundled-photos")
@@ -176,14 +179,21 @@ def _validate_entry(raw, position: int, label: str) -> DatasetInfo:
 
 # --------------------------------------------------------------------------- reading
 
+#: Environment variable naming a registry file to use instead of the packaged one.
+REGISTRY_ENV = "CBR_EDU_REGISTRY"
+
+
 def registry_path() -> Path:
-    """Path of the registry the package uses by default (see module docs).
+    """Path of the registry the package uses by default: ``$CBR_EDU_REGISTRY`` when it
+    is set, else the packaged one (see module docs).
 
     Example
     -------
     >>> registry_path().name
     'datasets.yaml'
     """
+    if os.environ.get(REGISTRY_ENV):
+        return Path(os.environ[REGISTRY_ENV]).expanduser()
     packaged = Path(__file__).resolve().parent.parent / "datasets.yaml"
     if packaged.is_file():
         try:

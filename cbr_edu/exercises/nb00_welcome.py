@@ -17,7 +17,8 @@ from ._core import Question, Wrong
 __all__ = ["check_setup", "q1", "q2"]
 
 _OK, _WARN, _FAIL = "ok", "warning", "problem"
-_ICON = {_OK: "✅", _WARN: "⚠️", _FAIL: "❌"}
+# marks that common fonts have (emoji such as U+2705 show as empty boxes without an emoji font)
+_MARK = {_OK: "✓", _WARN: "⚠", _FAIL: "✗"}
 
 
 def _version(module_name):
@@ -139,7 +140,7 @@ def check_setup(*, online=False, load_model=True, show=True):
 
 def _show_table(rows):
     lines = ["| | check | result |", "|---|---|---|"]
-    lines += [f"| {_ICON[r['status']]} | {r['item']} | {r['detail']} |" for r in rows]
+    lines += [f"| {_MARK[r['status']]} | {r['item']} | {r['detail']} |" for r in rows]
     problems = [r["item"] for r in rows if r["status"] == _FAIL]
     summary = ("**All set.**" if not problems else
                f"**Fix before the workshop:** {', '.join(problems)}.")
@@ -153,7 +154,7 @@ def _show_table(rows):
     except ImportError:
         pass
     for r in rows:
-        print(f"{r['status']:>8}  {r['item']:<24} {r['detail']}")
+        print(f"{_MARK[r['status']]} {r['status']:>8}  {r['item']:<24} {r['detail']}")
     print(summary.replace("**", ""))
 
 

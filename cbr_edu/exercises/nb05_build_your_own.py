@@ -158,7 +158,9 @@ def reference_quantize(weights):
     """int8 with scale 1/128 and zero point 0: ``clip(round(w * 128), -128, 127)``.
 
     Scale 1/128 and zero point 0 are what the original C++ CbR builder uses for the
-    retrieval weights of int8 embedders. ``q / 128`` reads a weight back to within 1/256
+    retrieval weights of int8 embedders (``AddQuantizedRetrievalBlock`` in TensorFlow's
+    examples, ``lite/examples/classification_by_retrieval/lib/tflite_cbr_builder.cc``).
+    ``q / 128`` reads a weight back to within 1/256
     (half a step), except weights above 127.5/128, which are clipped to 127: 1.0 comes
     back as 127/128, off by 1/128.
     """

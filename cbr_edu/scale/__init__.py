@@ -22,7 +22,10 @@ Example
 
 from importlib import import_module
 
+from .._quiet import quiet_beam
 from ._extra import INSTALL, MissingExtraError, missing, require
+
+quiet_beam()  # before any Beam import: its notes about optional parts it lacks stay out
 
 # public name -> (module, the extra's packages it needs)
 _EXPORTS = {

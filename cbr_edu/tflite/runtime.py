@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._quiet import native_stderr_filtered
 from ._graph import schema
 from .metadata import read_class_names, side_labels_path
 
@@ -74,8 +75,10 @@ class LiteRTClassifier:
         if not self.path.is_file():
             raise FileNotFoundError(f"model file {self.path} does not exist")
         try:
-            self._interpreter = Interpreter(model_path=str(self.path), num_threads=num_threads)
-            self._interpreter.allocate_tensors()
+            with native_stderr_filtered():   # LiteRT announces its delegate on stderr
+                self._interpreter = Interpreter(model_path=str(self.path),
+                                                num_threads=num_threads)
+                self._interpreter.allocate_tensors()
         except Exception as error:  # noqa: BLE001 - LiteRT raises ValueError/RuntimeError
             raise ValueError(f"{self.path} cannot be loaded by LiteRT: {error}") from None
         self._input = self._interpreter.get_input_details()[0]

@@ -26,7 +26,7 @@ ANY = re.compile(".*")   # an attribute present, whatever its value
 def photos(tmp_path_factory):
     """JPEG files of bundled photo views: ``{class: [paths]}`` (4 to add, the rest to try)."""
     from cbr_edu import datasets
-    ds = datasets.load("bundled_landmarks")
+    ds = datasets.load("photo_views")
     folder = tmp_path_factory.mktemp("photos")
     out = {}
     for name in ("astronaut", "rocket", "flower"):
@@ -102,13 +102,17 @@ def test_builder_in_notebook_00(lab, page, photos):
     record = webcam_card.locator(".cbr-camera-button")
     expect(record).to_be_enabled(timeout=20_000)
     record.scroll_into_view_if_needed()
+    # held with the mouse until several frames are in: the thumbnails that arrive push the
+    # button down the page under the still mouse, and the recording must go on
     box = record.bounding_box()
     page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
     page.mouse.down()
-    page.wait_for_timeout(1500)
+    expect(webcam_card.locator(".cbr-camera-status")).to_have_text(
+        re.compile(r"recording: ([3-9]|\d\d+) frame"), timeout=30_000)
     page.mouse.up()
     lab.wait_idle()
-    expect(webcam_card.locator(".cbr-class-count")).not_to_contain_text("0 images")
+    expect(webcam_card.locator(".cbr-class-count")).not_to_contain_text("0 images",
+                                                                        timeout=30_000)
     lab.shot("builder-webcam", app)
 
     # the bars changed: a new class has a bar now
