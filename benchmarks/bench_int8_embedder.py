@@ -25,7 +25,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 
 #: offline set -> (ways, shots, queries per class) of its episodes
-SETS = {"bundled_landmarks": (5, (1,), 5), "textures": (5, (1, 5), 15),
+SETS = {"photo_views": (5, (1,), 5), "textures": (5, (1, 5), 15),
         "lfw_subset": (2, (1, 5), 15), "digits": (5, (1, 5), 15)}
 
 
@@ -73,7 +73,7 @@ def main(argv=None):
     print(f"  size: float32 {f / 1e6:.2f} MB, int8 {q / 1e6:.2f} MB = {q / f:.2f}x "
           f"(target <= 0.35x); conversion: float {convert_s['float32']}, "
           f"int8 {convert_s['int8']}")
-    image = prepare_images(datasets.load("bundled_landmarks").images[:1], embedder.input_size)
+    image = prepare_images(datasets.load("photo_views").images[:1], embedder.input_size)
     for threads in sorted({1, usable_cpus()}):
         ms = latency_ms(models, image, args.runs, threads)
         print(f"  LiteRT batch 1, {threads} thread(s): float32 {ms['float32']:.1f} ms, "

@@ -263,7 +263,7 @@ def test_int8_embedder_is_small_and_agrees_with_float(tmp_path):
     from cbr_edu.images import prepare_images
     from cbr_edu.tflite.convert import convert_embedder
 
-    ds = datasets.load("bundled_landmarks")
+    ds = datasets.load("photo_views")
     names = np.array(ds.class_names)[ds.labels]
     index, queries = ds.split == "index", ds.split == "query"
     emb = load_embedder("efficientnet_lite0")

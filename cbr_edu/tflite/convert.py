@@ -193,11 +193,11 @@ def _same_quantization(a, b):
 
 
 def calibration_images(image_size):
-    """The representative images of int8 calibration: the ``bundled_landmarks`` data set
+    """The representative images of int8 calibration: the ``photo_views`` data set
     (7 photos that installed packages ship, 7 views each), uint8 at ``image_size``."""
     from .. import datasets
     from ..images import prepare_images
-    return prepare_images(datasets.load("bundled_landmarks").images, image_size)
+    return prepare_images(datasets.load("photo_views").images, image_size)
 
 
 def embedder_graph(data):
