@@ -102,14 +102,12 @@ def test_builder_in_notebook_00(lab, page, photos):
     record = webcam_card.locator(".cbr-camera-button")
     expect(record).to_be_enabled(timeout=20_000)
     record.scroll_into_view_if_needed()
-    # held with the mouse until several frames are in: the thumbnails that arrive push the
-    # button down the page under the still mouse, and the recording must go on
-    box = record.bounding_box()
-    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
-    page.mouse.down()
+    # held (pointer events on the button itself: the page still moves while the camera and
+    # the thumbnails load, so a mouse aimed once can miss) until three frames are in
+    record.dispatch_event("pointerdown")
     expect(webcam_card.locator(".cbr-camera-status")).to_have_text(
         re.compile(r"recording: ([3-9]|\d\d+) frame"), timeout=30_000)
-    page.mouse.up()
+    record.dispatch_event("pointerup")
     lab.wait_idle()
     expect(webcam_card.locator(".cbr-class-count")).not_to_contain_text("0 images",
                                                                         timeout=30_000)
