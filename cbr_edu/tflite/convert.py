@@ -40,6 +40,7 @@ import json
 
 from .._hashing import update_array
 from .._paths import cache_dir, store_in_cache
+from .._quiet import native_stderr_filtered
 import numpy as np
 
 from ._graph import Graph, pack, read_model, schema
@@ -149,7 +150,8 @@ def _convert(model, image_size, quantize):
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
         converter.representative_dataset = lambda: ([images[i:i + 1]] for i in range(len(images)))
     try:
-        data = converter.convert()
+        with native_stderr_filtered():   # the quantiser prints its settings on stderr
+            data = converter.convert()
     except Exception as error:  # noqa: BLE001 - the converter raises many kinds
         if quantize is None:
             raise
