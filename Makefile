@@ -50,13 +50,16 @@ home-url: setup
 
 # Benchmarks print ratios measured side by side in one run. OPENBLAS_CORETYPE /
 # OPENBLAS_L2_SIZE slow numpy's reference, so they are unset for this command only.
+BENCH := env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(BIN)/python
 bench: setup
 	$(BIN)/python -m pip install --quiet -r benchmarks/requirements.txt
-	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(BIN)/python benchmarks/bench_retrieval.py
-	@if [ -f benchmarks/bench_tflite.py ]; then env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(BIN)/python benchmarks/bench_tflite.py; fi
-	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(BIN)/python benchmarks/bench_builder.py
+	$(BENCH) benchmarks/bench_retrieval.py
+	$(BENCH) benchmarks/embedder_throughput.py
+	$(BENCH) benchmarks/bench_int8_embedder.py
+	$(BENCH) benchmarks/bench_tflite.py --queries 500
+	$(BENCH) benchmarks/bench_builder.py
 	$(BIN)/python -m pip install --quiet -r requirements-scale.txt
-	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(BIN)/python benchmarks/bench_large_index.py
+	$(BENCH) benchmarks/bench_large_index.py
 
 # The optional 'scale' extra: the Beam pipeline (python -m cbr_edu embed) and FAISS.
 scale: setup

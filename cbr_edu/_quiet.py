@@ -49,7 +49,8 @@ _NATIVE_NOTES = re.compile(
     r"|[WE]\d{4} \S+ +\d+ "                    # CUDA / TensorRT probes on CPU machines
     r"(cuda\w*|cudart_stub|gpu\w*|tf_trt\w*|dso_loader)\.cc:\d+\] "
     r"|INFO: Created TensorFlow Lite XNNPACK delegate for CPU\."
-    r"|INFO: Initialized TensorFlow Lite runtime\.")
+    r"|INFO: Initialized TensorFlow Lite runtime\."
+    r"|fully_quantize: \d+, inference_type: \d+, input_inference_type: ")  # the int8 converter
 
 # TensorFlow's Python-level notes about code that is not the learner's.
 _PYTHON_NOTES = re.compile(

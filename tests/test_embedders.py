@@ -345,6 +345,20 @@ def test_tflite_file(tmp_path, tiny_keras_model):
         emb.as_layer()
 
 
+def test_tflite_file_with_a_fixed_batch(tmp_path, tiny_keras_model):
+    """A model whose batch is fixed runs in chunks of it, the last one padded."""
+    image = keras.Input(batch_shape=(3, 16, 16, 3))
+    fixed = keras.Model(image, tiny_keras_model(image))
+    path = tmp_path / "batch3.tflite"
+    path.write_bytes(tf.lite.TFLiteConverter.from_keras_model(fixed).convert())
+    emb = load_embedder(str(path))
+    assert emb._runner.batch == 3
+    x = _images(5, size=(16, 16))
+    want = tiny_keras_model.predict(x.astype(np.float32), verbose=0)
+    np.testing.assert_allclose(emb.embed(x), want, atol=1e-5)
+    np.testing.assert_allclose(emb.embed(x[:1]), want[:1], atol=1e-5)
+
+
 def test_corrupt_model_files(tmp_path):
     bad = tmp_path / "bad.tflite"
     bad.write_bytes(b"not a flatbuffer")

@@ -205,3 +205,65 @@ def test_layer_survives_keras_save_and_safe_load(emb, photos, tmp_path):
     again = keras.saving.load_model(tmp_path / "lite0_base.keras", safe_mode=True)
     x = prepare_images([photos["chelsea"]], emb.input_size).astype(np.float32)
     np.testing.assert_allclose(again.predict(x, verbose=0), emb.embed(x), atol=1e-4)
+
+
+# ------------------------------------------------------------------ LiteRT runtime
+
+def test_first_images_embed_with_keras_then_litert(cache_env, photos, monkeypatch):
+    """With an empty cache a one-photo check does not wait for the conversion."""
+    from cbr_edu.tflite.convert import is_converted
+    monkeypatch.setattr(lite0, "CONVERT_AFTER", 2)
+    fresh = load_embedder()
+    assert fresh.runtime == "litert" and not is_converted(fresh)
+    first = fresh.embed([photos["coffee"]])
+    assert fresh._runner is None and not is_converted(fresh)  # Keras did it
+    fresh.embed([photos["chelsea"]])
+    again = fresh.embed([photos["coffee"]])  # 2 images seen: converted, now LiteRT
+    assert fresh._runner is not None and is_converted(fresh)
+    np.testing.assert_allclose(again, first, atol=1e-4)
+    later = load_embedder()  # a converted graph in the cache is used at once
+    later.embed([photos["coffee"]])
+    assert later._runner is not None
+
+
+def test_litert_runtime_equals_keras(emb, photos):
+    """embed() runs the converted graph on LiteRT; Keras stays one argument away."""
+    from cbr_edu.tflite.convert import convert_embedder
+    convert_embedder(emb)
+    keras_emb = load_embedder("efficientnet_lite0", runtime="keras")
+    assert emb.runtime == "litert" and keras_emb.runtime == "keras"
+    assert keras_emb.id == emb.id  # the same function: the embedding cache is shared
+    rng = np.random.default_rng(1)
+    images = [photos["chelsea"], photos["coffee"]] + list(
+        rng.integers(0, 256, (9, 224, 224, 3), dtype=np.uint8))
+    fast = emb.embed(images, batch_size=8)  # two embed() batches, image by image
+    slow = keras_emb.embed(images)
+    assert emb._runner is not None and keras_emb._runner is None
+    np.testing.assert_allclose(fast, slow, atol=1e-4)
+    np.testing.assert_allclose(emb.embed(images[:1]), fast[:1], atol=1e-6)
+    with pytest.raises(ValueError, match="runtime"):
+        load_embedder("efficientnet_lite0", runtime="onnx")
+
+
+def test_conversion_is_shared_with_the_export(emb, photos, tmp_path):
+    from cbr_edu import CbRClassifier, export_tflite
+    from cbr_edu.tflite.convert import convert_embedder
+    convert_embedder(emb)
+    clf = CbRClassifier(embedder=emb).fit([photos["chelsea"], photos["coffee"]], ["cat", "cup"])
+    assert export_tflite(clf, tmp_path / "m.tflite").stem_cached
+
+
+def test_fine_tuning_in_place_embeds_with_keras(cache_env, photos):
+    from cbr_edu.tflite.convert import convert_embedder
+    fresh = load_embedder()
+    convert_embedder(fresh)
+    before = fresh.embed([photos["coffee"]])
+    assert fresh._runner is not None
+    layer = fresh.as_layer()
+    layer.trainable = True
+    head = fresh.imagenet_model.get_layer("head_conv")
+    head.set_weights([w * 0.5 for w in head.get_weights()])
+    after = fresh.embed([photos["coffee"]])
+    assert not np.allclose(after, before, atol=1e-3)
+    np.testing.assert_allclose(after, layer.predict(prepare_images(
+        [photos["coffee"]], fresh.input_size).astype(np.float32), verbose=0), atol=1e-4)

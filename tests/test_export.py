@@ -253,3 +253,67 @@ def test_large_index_exports_in_seconds(tmp_path):
     scores = _scores(result.path, X[:3])
     assert scores.shape == (3, c)
     np.testing.assert_array_equal(scores.argmax(1), np.arange(3) % c)
+
+
+def test_int8_embedder_is_small_and_agrees_with_float(tmp_path):
+    """--int8 quantises the embedder too: under 0.35x its float size, same answers."""
+    from cbr_edu import datasets
+    from cbr_edu.embedders import load_embedder
+    from cbr_edu.embedders._litert import LiteRTRunner
+    from cbr_edu.images import prepare_images
+    from cbr_edu.tflite.convert import convert_embedder
+
+    ds = datasets.load("photo_views")
+    names = np.array(ds.class_names)[ds.labels]
+    index, queries = ds.split == "index", ds.split == "query"
+    emb = load_embedder("efficientnet_lite0")
+    clf = CbRClassifier(embedder=emb).fit([ds.images[i] for i in np.flatnonzero(index)],
+                                          names[index])
+    f = export_tflite(clf, tmp_path / "f.tflite")
+    q = export_tflite(clf, tmp_path / "q.tflite", quantize="int8")
+    assert 0 < q.embedder_bytes <= 0.35 * f.embedder_bytes
+    assert q.bytes <= 0.35 * f.bytes
+    x = prepare_images([ds.images[i] for i in np.flatnonzero(queries)], emb.input_size)
+    sf, sq = _scores(f.path, x), _scores(q.path, x)
+    truth = names[queries]
+    float_right, int8_right = (clf.classes_[s.argmax(1)] == truth for s in (sf, sq))
+    assert float_right.mean() >= 0.9 and int8_right.mean() >= float_right.mean() - 0.05
+    assert (sf.argmax(1) == sq.argmax(1)).mean() >= 0.95
+    # the embedders themselves: int8 embeddings point where the float ones do
+    a = LiteRTRunner(convert_embedder(emb)[0])(x)
+    b = LiteRTRunner(convert_embedder(emb, quantize="int8")[0])(x)
+    cosine = (a * b).sum(1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
+    assert cosine.mean() >= 0.97 and cosine.min() >= 0.85
+    assert "int8 embedder" in str(q)
+
+
+def test_a_resize_to_the_same_size_is_dropped_from_the_converted_graph():
+    """as_layer() resizes to the embedder's input size: converted at that size, LiteRT
+    would interpolate every pixel for nothing. At another size the resize stays."""
+    import keras
+
+    from cbr_edu.embedders._litert import LiteRTRunner
+    from cbr_edu.tflite._graph import read_model, schema
+    from cbr_edu.tflite.convert import convert_embedder
+
+    image = keras.Input((None, None, 3))
+    x = keras.layers.Resizing(8, 8, interpolation="bilinear")(image, training=False)
+    x = keras.layers.Conv2D(2, 3, kernel_initializer="glorot_uniform")(x)
+    model = keras.Model(image, keras.layers.Flatten()(x))
+    resize = schema().BuiltinOperator.RESIZE_BILINEAR
+
+    def resizes(data):
+        graph = read_model(data)
+        codes = [max(c.builtinCode, c.deprecatedBuiltinCode) for c in graph.operatorCodes]
+        return sum(codes[op.opcodeIndex] == resize for op in graph.subgraphs[0].operators)
+
+    pixels = np.random.default_rng(0).integers(0, 256, (3, 8, 8, 3), dtype=np.uint8)
+    same, _ = convert_embedder(model, image_size=(8, 8))
+    assert resizes(same) == 0
+    np.testing.assert_allclose(LiteRTRunner(same)(pixels),
+                               model.predict(pixels.astype(np.float32), verbose=0), atol=1e-5)
+    larger, _ = convert_embedder(model, image_size=(12, 12))
+    assert resizes(larger) == 1
+    pixels = np.random.default_rng(1).integers(0, 256, (2, 12, 12, 3), dtype=np.uint8)
+    np.testing.assert_allclose(LiteRTRunner(larger)(pixels),
+                               model.predict(pixels.astype(np.float32), verbose=0), atol=1e-5)

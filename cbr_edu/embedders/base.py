@@ -55,14 +55,14 @@ class Embedder:
         raise NotImplementedError
 
     def _embed_batch(self, batch: np.ndarray) -> np.ndarray:
-        """(b, H, W, 3) float32 0..255 at ``input_size`` -> (b, dim)."""
+        """(b, H, W, 3) pixels 0..255 (uint8 from :meth:`embed`) at ``input_size`` -> (b, dim)."""
         if getattr(self, "_predict", None) is None:
             import tensorflow as tf
             model = self.as_layer()
             spec = tf.TensorSpec((None, *self.input_size, 3), tf.float32)
             self._predict = tf.function(lambda x: model(x, training=False),
                                         input_signature=[spec])
-        return np.asarray(self._predict(batch))
+        return np.asarray(self._predict(np.asarray(batch, np.float32)))
 
     # -- public
     @property
@@ -118,7 +118,7 @@ class Embedder:
         try:
             for start in range(0, n, batch_size):
                 batch = prepare_images(items, self.input_size, start=start, stop=start + batch_size)
-                out.append(np.asarray(fn(batch.astype(np.float32)), np.float32))
+                out.append(np.asarray(fn(batch), np.float32))  # uint8: a runtime casts
                 if bar is not None:
                     bar.update(len(batch))
         finally:

@@ -26,7 +26,6 @@ from pathlib import Path
 import numpy as np
 
 from .._hashing import file_sha256
-from .._quiet import native_stderr_filtered
 from .base import Embedder, keras_resize
 from .savedmodel import SCALES
 
@@ -74,28 +73,17 @@ class TFLiteEmbedder(Embedder):
     """A ``.tflite`` embedder run with LiteRT (``embed`` only, no Keras layer)."""
 
     def __init__(self, path, *, spec=None, scale="0-255", num_threads=None):
-        from ai_edge_litert.interpreter import Interpreter
+        from ._litert import LiteRTRunner
         self.path = _existing(path, ".tflite")
         if scale not in SCALES:
             raise ValueError(f"scale must be one of {sorted(SCALES)}, got {scale!r}")
         self.spec, self.scale = spec or os.fspath(path), scale
         try:
-            with native_stderr_filtered():   # LiteRT announces its delegate on stderr
-                self.interpreter = Interpreter(model_path=os.fspath(self.path),
-                                               num_threads=num_threads or os.cpu_count())
-                self.interpreter.allocate_tensors()
+            self._runner = LiteRTRunner(self.path, num_threads=num_threads)
         except Exception as e:
             raise ValueError(f"cannot load the LiteRT model {self.path}: {e}") from e
-        inp = self.interpreter.get_input_details()
-        out = self.interpreter.get_output_details()
-        if len(inp) != 1 or len(inp[0]["shape"]) != 4 or inp[0]["shape"][-1] != 3:
-            raise ValueError(f"{self.path}: an embedder takes one image input (b, H, W, 3); "
-                             f"this model's inputs are {[tuple(d['shape']) for d in inp]}")
-        self._in, self._out = inp[0], out[0]
-        self.input_size = (int(self._in["shape"][1]), int(self._in["shape"][2]))
-        self._dynamic_batch = int(self._in.get("shape_signature", self._in["shape"])[0]) == -1
-        self._batch = int(self._in["shape"][0])
-        self._dim = int(np.prod(self._out["shape"][1:]))
+        self.input_size = self._runner.input_size
+        self._dim = self._runner.dim
         self.id = (f"tflite:{self.path.stem}@{file_sha256(self.path)[:12]}-{scale}-v{VERSION}")
 
     def as_layer(self):
@@ -104,44 +92,6 @@ class TFLiteEmbedder(Embedder):
             "(TFLite graphs are not Keras layers). Use embed() to compute embeddings, or "
             "build the CbR model from the .keras / SavedModel version of this embedder.")
 
-    def _quantize(self, x, detail):
-        scale, zero = detail["quantization"]
-        dtype = detail["dtype"]
-        if np.issubdtype(dtype, np.floating):
-            return x.astype(dtype)
-        if scale:
-            x = np.round(x / scale + zero)
-        info = np.iinfo(dtype)
-        return np.clip(x, info.min, info.max).astype(dtype)
-
-    def _run(self, x):
-        it = self.interpreter
-        it.set_tensor(self._in["index"], self._quantize(x, self._in))
-        it.invoke()
-        y = it.get_tensor(self._out["index"])
-        scale, zero = self._out["quantization"]
-        if not np.issubdtype(y.dtype, np.floating):
-            y = (y.astype(np.float32) - zero) * (scale or 1.0)
-        return y.reshape(len(x), -1).astype(np.float32)
-
     def _embed_batch(self, batch):
         mult, offset = SCALES[self.scale]
-        x = batch.astype(np.float32) * mult + offset
-        n = len(x)
-        if self._dynamic_batch and n != self._batch:
-            self.interpreter.resize_tensor_input(self._in["index"], [n, *self.input_size, 3])
-            self.interpreter.allocate_tensors()
-            self._in = self.interpreter.get_input_details()[0]
-            self._out = self.interpreter.get_output_details()[0]
-            self._batch = n
-        if n == self._batch:
-            return self._run(x)
-        b = self._batch  # fixed batch size: pad the last chunk
-        out = []
-        for start in range(0, n, b):
-            chunk = x[start:start + b]
-            pad = b - len(chunk)
-            if pad:
-                chunk = np.concatenate([chunk, np.zeros((pad, *chunk.shape[1:]), chunk.dtype)])
-            out.append(self._run(chunk)[:b - pad])
-        return np.concatenate(out)
+        return self._runner(batch.astype(np.float32) * mult + offset)

@@ -1,8 +1,8 @@
 """What a fitted ``CbRClassifier`` or a CbR Keras model gives the export.
 
 :func:`parts_of` reads the index, its class ids and names, the aggregation and
-the embedder (a Keras model from the input to the embedding) from either
-form; ``clf`` and ``clf.to_keras()`` give the same parts.
+the embedder (a classifier's cbr-edu embedder, or the part of a Keras model from
+its input to the embedding) from either form; ``clf`` and ``clf.to_keras()`` give the same parts.
 
 Example
 -------
@@ -26,7 +26,8 @@ __all__ = ["Parts", "parts_of"]
 class Parts:
     """The pieces of a CbR classifier that go into a ``.tflite`` file."""
 
-    embedder: object           # Keras model: input (0..255 pixels or features) -> embedding; or None
+    embedder: object           # a cbr-edu Embedder, or a Keras model: input (0..255 pixels
+                               # or features) -> embedding; or None
     image_size: tuple | None   # (H, W) of an image input
     index: np.ndarray          # (N, dim) float32, L2-normalised
     class_ids: np.ndarray      # (N,) int32
@@ -37,6 +38,11 @@ class Parts:
     @property
     def dim(self) -> int:
         return int(self.index.shape[1])
+
+    def keras_embedder(self):
+        """The embedder as a Keras model (None without one)."""
+        as_layer = getattr(self.embedder, "as_layer", None)
+        return as_layer() if as_layer is not None else self.embedder
 
 
 def parts_of(model_or_classifier) -> Parts:
@@ -57,9 +63,8 @@ def _from_classifier(clf):
     _, classes, class_ids = check_index(clf.index_embeddings_, clf.index_labels_)
     index = l2_normalize(np.asarray(clf.index_embeddings_, np.float32)).astype(np.float32)
     embedder, image_size = clf.embedder_, None
-    if embedder is not None:
+    if embedder is not None:  # kept whole: its id names its converted graph in the cache
         image_size = tuple(int(v) for v in embedder.input_size)
-        embedder = embedder.as_layer()
     return Parts(embedder, image_size, index, class_ids, [str(c) for c in classes],
                  clf.aggregation, int(clf.k))
 
@@ -79,7 +84,8 @@ def _from_keras(model):
     embedder, image_size = None, None
     shape = tuple(model.inputs[0].shape)
     if retrieval.input is not model.inputs[0]:
-        embedder = keras.Model(model.inputs[0], retrieval.input)
+        # a fixed name keeps its config (part of the conversion cache key) the same
+        embedder = keras.Model(model.inputs[0], retrieval.input, name="embedder")
         if len(shape) == 4:
             if shape[1] is None or shape[2] is None:
                 raise ValueError("the model's image input has no fixed size; build it with "
