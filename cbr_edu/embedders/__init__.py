@@ -15,7 +15,7 @@ a SavedModel directory                          loaded with ``tf.saved_model.loa
 
 Keyword arguments (``input_size=(H, W)``, ``scale="0-1"``, ...) go to the family's
 loader; ``runtime="keras"`` makes the offline default embed with Keras instead of
-LiteRT (its default, about 3x faster, equal within 1e-4). Every embedder has ``embed``, ``as_layer``, ``dim``, ``input_size``, ``id``
+LiteRT (its default, 2-4x faster, equal within 1e-4). Every embedder has ``embed``, ``as_layer``, ``dim``, ``input_size``, ``id``
 and ``spec`` (see :mod:`cbr_edu.embedders.base`).
 
 Example

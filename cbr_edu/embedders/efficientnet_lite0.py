@@ -18,8 +18,8 @@ cache that cannot be written is read, and the weights are converted in memory).
 
 ``embed`` runs on LiteRT (XNNPACK) by default: the Keras graph converted to
 TFLite once and cached under ``cache_dir("tflite_stems")`` (about 7 s on a
-laptop, after the first 64 images, which embed with Keras), then about 3x the
-images per second of Keras, equal within 1e-4.
+laptop, after the first 64 images, which embed with Keras), then 2-4x the
+images per second of Keras (Keras gains more from batches), equal within 1e-4.
 ``load_embedder("efficientnet_lite0", runtime="keras")`` embeds with Keras.
 
 Example
@@ -61,7 +61,8 @@ STEM, HEAD, CLASSES = 32, 1280, 1000
 RUNTIMES = ("litert", "keras")
 #: With an empty cache, the first images embed with Keras; after this many, the graph is
 #: converted for LiteRT (once, cached): a check of one photo need not wait for the
-#: conversion, which costs about as much as embedding 200 images with Keras.
+#: conversion (5-8 s on 2 cores, about what Keras takes for 500 images in batches),
+#: and every later notebook or session reads it from the cache.
 CONVERT_AFTER = 64
 
 
@@ -241,12 +242,13 @@ class EfficientNetLite0Embedder(Embedder):
 
     ``runtime="litert"`` (the default) runs :meth:`embed` on LiteRT with XNNPACK:
     the Keras graph converted to TFLite once (cached on disk, shared with
-    :func:`cbr_edu.export_tflite`), about 3x the images per second of Keras on a
-    laptop CPU, equal to Keras within 1e-4. Until the converted graph is in the
-    cache, the first :data:`CONVERT_AFTER` images embed with Keras, then it is
-    converted. ``runtime="keras"`` runs the Keras model (also used whenever LiteRT
-    is not installed, or :meth:`as_layer` has been made trainable to fine-tune it
-    in place). Both compute the same function, so they
+    :func:`cbr_edu.export_tflite`), about 2.5x the images per second of Keras on
+    2 cores for a data set and 4x for one image at a time, equal to Keras within
+    1e-4. Until the converted graph is in the cache, the first
+    :data:`CONVERT_AFTER` images embed with Keras, then it is converted.
+    ``runtime="keras"`` runs the Keras model (also used whenever LiteRT is not
+    installed, or :meth:`as_layer` has been made trainable to fine-tune it in
+    place). Both compute the same function, so they
     share ``id`` and embedding-cache entries. :meth:`as_layer`, :attr:`backbone`
     and :attr:`imagenet_model` are Keras either way, built on first use.
     """
@@ -312,7 +314,7 @@ class EfficientNetLite0Embedder(Embedder):
             return LiteRTRunner(convert_embedder(self)[0])
         except ImportError as error:
             warnings.warn(f"LiteRT is not available ({error}); embedding with Keras, which "
-                          "is about 3x slower: pip install ai-edge-litert", stacklevel=4)
+                          "is 2-4x slower: pip install ai-edge-litert", stacklevel=4)
             self.runtime = "keras"
             return None
 
