@@ -29,7 +29,8 @@ import numpy as np
 from ._labels import label_kind
 from .layers import EMPTY_SLOT, AggregationLayer, RetrievalLayer
 
-__all__ = ["build_cbr_model", "write_index", "class_names", "cbr_layers", "check_index"]
+__all__ = ["build_cbr_model", "write_index", "class_names", "cbr_layers", "check_index",
+           "layers_of"]
 
 
 def check_index(embeddings, labels):
@@ -187,3 +188,17 @@ def cbr_layers(model):
         raise ValueError(f"model {model.name!r} is not a CbR model: it needs exactly one "
                          "RetrievalLayer and one AggregationLayer (see build_cbr_model)")
     return retrieval[0], aggregation[0]
+
+
+def layers_of(model):
+    """Every layer of a Keras ``model``, nested models opened, in order.
+
+    >>> [type(layer).__name__ for layer in layers_of(build_cbr_model(np.eye(2), ["a", "b"]))]
+    ['InputLayer', 'RetrievalLayer', 'AggregationLayer']
+    """
+    found = []
+    for layer in model.layers:
+        found.append(layer)
+        if isinstance(layer, keras.Model):
+            found += layers_of(layer)
+    return found

@@ -1,13 +1,14 @@
 """Checking answers that must be Keras models built from given layers.
 
 Where the lesson is "build it in Keras", a plain numpy function that computes the same
-numbers is not the answer: :func:`require_model` says so, :func:`layers_of` lists the
-layers a check then inspects (their kind and their weights), and :func:`run_model` calls
-the model and turns a crash into a clear message.
+numbers is not the answer: :func:`require_model` says so, :func:`cbr_edu.model.layers_of`
+lists the layers a check then inspects (their kind and their weights), and
+:func:`run_model` calls the model and turns a crash into a clear message.
 
 Example
 -------
 >>> import keras
+>>> from cbr_edu.model import layers_of
 >>> inputs = keras.Input(shape=(3,))
 >>> model = keras.Model(inputs, keras.layers.Dense(2)(inputs))
 >>> [type(layer).__name__ for layer in layers_of(model)]
@@ -20,7 +21,7 @@ import numpy as np
 
 from ._core import Wrong
 
-__all__ = ["require_model", "layers_of", "run_model"]
+__all__ = ["require_model", "run_model"]
 
 
 def require_model(value, what, recipe):
@@ -43,17 +44,6 @@ def require_model(value, what, recipe):
     raise Wrong(f"{what} should return a keras.Model ({recipe}); got "
                 f"{type(value).__name__} — numbers computed with numpy are not a model.")
 
-
-def layers_of(model):
-    """Every layer of ``model``, nested models opened, in order."""
-    import keras
-
-    found = []
-    for layer in model.layers:
-        found.append(layer)
-        if isinstance(layer, keras.Model):
-            found += layers_of(layer)
-    return found
 
 
 def run_model(model, inputs):

@@ -13,7 +13,7 @@ import numpy as np
 from ..similarity import l2_normalize as _unit
 from ._core import Question, Wrong
 from ._mistakes import close, draw_telling_apart, name_mistake
-from ._models import layers_of, require_model, run_model
+from ._models import require_model, run_model
 from ._predict import NumberPrediction
 
 __all__ = ["q1", "q2", "q3", "p1"]
@@ -188,6 +188,8 @@ def make_retrieval_model(index):
 def _check_dense(model, index):
     """The model's Dense layer is the retrieval layer: no bias, kernel = unit(index).T."""
     import keras
+
+    from ..model import layers_of
 
     n, d = index.shape
     dense = [layer for layer in layers_of(model) if isinstance(layer, keras.layers.Dense)]

@@ -23,7 +23,7 @@ from ..similarity import cosine
 from ..similarity import l2_normalize as _unit
 from ._core import Question, Wrong
 from ._mistakes import close, name_mistake
-from ._models import layers_of, require_model, run_model
+from ._models import require_model, run_model
 from ._predict import Prediction
 
 __all__ = ["q1", "q2", "q3", "q4", "p1", "reference_aggregate"]
@@ -303,6 +303,7 @@ _RECIPE = "keras.Input → RetrievalLayer → AggregationLayer"
 def _check_layers(model, index, ids, aggregation):
     """The model holds an AggregationLayer set up as asked, after a cosine retrieval step."""
     from ..layers import AggregationLayer
+    from ..model import layers_of
 
     layers = layers_of(model)
     found = [layer for layer in layers if isinstance(layer, AggregationLayer)]

@@ -227,23 +227,18 @@ def split_top(model, *, max_layers=40, min_params=100):
     return trunk, layers[::-1]
 
 
-def _layers_within(layer):
-    """``layer`` and every layer inside it, at any depth."""
-    yield layer
-    for inner in getattr(layer, "layers", []):
-        yield from _layers_within(inner)
-
-
 def _find_backbone(embedder):
     import keras
+
+    from ..model import layers_of
     backbone = getattr(embedder, "backbone", None)
     if isinstance(backbone, keras.Model):
         return backbone
     layer = embedder.as_layer()
-    if any(isinstance(x, keras.layers.TFSMLayer) for x in _layers_within(layer)):
-        raise ValueError(f"{embedder.spec or embedder.id!r} is a SavedModel (TF Hub): its layers are not Keras "
-                         "layers and cannot be fine-tuned here; fine-tune a Keras embedder such "
-                         "as 'efficientnet_lite0'")
+    if any(isinstance(x, keras.layers.TFSMLayer) for x in layers_of(layer)):
+        raise ValueError(f"{embedder.spec or embedder.id!r} is a SavedModel (TF Hub): its "
+                         "layers are not Keras layers and cannot be fine-tuned here; fine-tune "
+                         "a Keras embedder such as 'efficientnet_lite0'")
     inner = [x for x in layer.layers if isinstance(x, keras.Model)]
     return inner[-1] if inner else layer
 
