@@ -15,10 +15,11 @@
     class. For a batch, the scores are first grouped by class (one gather with a
     stored order), so the reductions are *sorted* segment reductions: on a CPU
     these are several times faster than unsorted ones, which at 100k instances
-    took a third of the time of the matrix product itself. One query takes another
-    path: XLA compiles its reduction into one pass over the scores in their own
-    order, 0.05 ms at 100k instances against 0.6 ms grouped and sorted. Both paths
-    give the same scores (``benchmarks/bench_retrieval.py`` times them).
+    took a third of the time of the matrix product itself. In a compiled model
+    with at least ``ONE_QUERY_XLA_FROM`` instances, one query takes another path:
+    XLA compiles its reduction into one pass over the scores in their own order,
+    0.05 ms at 100k instances against 0.6 ms grouped and sorted (compiling costs
+    about 80 ms once per model). Both paths give the same scores.
     An instance whose class id is ``EMPTY_SLOT`` (-1) belongs to no class: its
     score never reaches the output, so a model can keep spare index rows and fill
     them later without being rebuilt.
@@ -48,6 +49,8 @@ __all__ = ["RetrievalLayer", "AggregationLayer", "AGGREGATIONS", "EMPTY_SLOT"]
 
 AGGREGATIONS = ("max", "mean", "topk_mean")
 EMPTY_SLOT = -1  # the class id of an index row that holds no example
+#: from this many index rows, a model reduces one query's scores with XLA (see AggregationLayer)
+ONE_QUERY_XLA_FROM = 10_000
 
 
 @keras.saving.register_keras_serializable(package="cbr_edu")
@@ -264,7 +267,8 @@ class AggregationLayer(keras.layers.Layer):
     def call(self, scores):
         # Segment reductions work along the first axis: instances first.
         by_instance = ops.transpose(ops.cast(scores, self.compute_dtype))
-        if tf.executing_eagerly():  # a one-off call: not worth an XLA compilation
+        if tf.executing_eagerly() or self.num_instances < ONE_QUERY_XLA_FROM:
+            # a one-off call, or a small index: not worth an XLA compilation (~80 ms)
             return self._grouped(by_instance)
         return tf.cond(
             tf.shape(by_instance)[1] == 1,

@@ -8,10 +8,12 @@ from sklearn.exceptions import NotFittedError
 from sklearn.neighbors import KNeighborsClassifier
 
 from cbr_edu import CbRClassifier, build_cbr_model
+from cbr_edu import layers
 from cbr_edu.layers import AGGREGATIONS, EMPTY_SLOT, AggregationLayer, RetrievalLayer
 from cbr_edu.model import cbr_layers, class_names, write_index
 from cbr_edu.similarity import cosine
 
+DEFAULT_XLA_FROM = layers.ONE_QUERY_XLA_FROM
 SLOW = settings(max_examples=25, deadline=None,
                 suppress_health_check=[HealthCheck.too_slow])
 
@@ -81,6 +83,7 @@ def test_one_query_path_scores_like_the_batch_path(problem, aggregation, k, spar
     (BatchMatMul, sorted reductions); each row of a batch must score the same alone."""
     index, labels, queries = problem
     assume(len(queries) > 1)
+    layers.ONE_QUERY_XLA_FROM = 0  # every index size takes the one-query path here
     model = build_cbr_model(index, labels, aggregation=aggregation, k=k,
                             capacity=len(index) + spare)
     batch = model.predict_on_batch(queries)
@@ -88,6 +91,24 @@ def test_one_query_path_scores_like_the_batch_path(problem, aggregation, k, spar
                             for i in range(len(queries))])
     np.testing.assert_allclose(alone, batch, atol=1e-6)
     np.testing.assert_allclose(np.asarray(model(queries[:1])), batch[:1], atol=1e-6)
+
+
+@pytest.fixture(autouse=True)
+def _xla_threshold_restored():
+    yield
+    layers.ONE_QUERY_XLA_FROM = DEFAULT_XLA_FROM
+
+
+def test_one_query_path_at_its_default_threshold():
+    """A model with ONE_QUERY_XLA_FROM rows (spare ones included) takes the XLA path."""
+    rng = np.random.default_rng(4)
+    index, labels = rng.normal(size=(30, 8)), np.arange(30) % 4
+    model = build_cbr_model(index, labels, aggregation="topk_mean", k=2,
+                            capacity=layers.ONE_QUERY_XLA_FROM)
+    queries = rng.normal(size=(3, 8)).astype("float32")
+    alone = np.concatenate([model.predict_on_batch(q[None]) for q in queries])
+    np.testing.assert_allclose(alone, numpy_class_scores(index, labels, queries, "topk_mean", 2),
+                               atol=2e-5)
 
 
 def test_retrieval_kernel_is_a_dense_kernel_of_the_normalised_index():
