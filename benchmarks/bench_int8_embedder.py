@@ -10,7 +10,8 @@ then, with LiteRT in the same run:
   thread (a phone's little core) and with every usable CPU;
 * cosine of each int8 embedding to the float one, on every offline data set;
 * CbR (max) few-shot accuracy on each offline set, float against int8 on the same
-  episodes (target: within 1 point).
+  episodes, and their difference episode by episode with its 95 % interval
+  (target: int8 within 1 point of float).
 
 Usage: ``python benchmarks/bench_int8_embedder.py [--episodes 300] [--runs 50]``
 """
@@ -25,7 +26,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 
 #: offline set -> (ways, shots, queries per class) of its episodes
-SETS = {"photo_views": (5, (1,), 5), "textures": (5, (1, 5), 15),
+SETS = {"photo_patches": (5, (1, 5), 15), "photo_views": (5, (1,), 5), "textures": (5, (1, 5), 15),
         "lfw_subset": (2, (1, 5), 15), "digits": (5, (1, 5), 15)}
 
 
@@ -57,7 +58,7 @@ def main(argv=None):
     from cbr_edu import datasets
     from cbr_edu.embedders import load_embedder
     from cbr_edu.embedders._litert import LiteRTRunner, usable_cpus
-    from cbr_edu.fewshot import CbR, evaluate
+    from cbr_edu.fewshot import CbR, ci95, evaluate
     from cbr_edu.images import prepare_images
     from cbr_edu.tflite.convert import convert_embedder
 
@@ -80,8 +81,9 @@ def main(argv=None):
               f"int8 {ms['int8']:.1f} ms = {ms['int8'] / ms['float32']:.2f}x")
 
     runners = {name: LiteRTRunner(data) for name, data in models.items()}
-    print(f"\n{'offline set':<18} {'images':>6} {'cosine min / mean':>18}  "
-          f"CbR max accuracy %, float -> int8 (points), {args.episodes} episodes")
+    print(f"\n{'offline set':<18} {'images':>6} {'cosine min / mean':>18}  CbR max accuracy %, "
+          f"float -> int8, int8 - float in points (95 % interval, paired), "
+          f"{args.episodes} episodes")
     for name, (ways, shots, queries) in SETS.items():
         ds = datasets.load(name)
         x = prepare_images(ds.images, embedder.input_size)
@@ -90,14 +92,16 @@ def main(argv=None):
         cosine = (a * b).sum(1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
         cells = []
         for s in shots:
-            acc = {kind: evaluate([CbR("max")], e, ds.labels, ways=ways, shots=s,
-                                  queries=queries, episodes=args.episodes, seed=0
-                                  ).row("CbR max", s)["accuracy"] for kind, e in emb.items()}
-            cells.append(f"{ways}-way {s}-shot {100 * acc['float32']:.1f} -> "
-                         f"{100 * acc['int8']:.1f} ({100 * (acc['int8'] - acc['float32']):+.1f})")
+            per_episode = {kind: evaluate([CbR("max")], e, ds.labels, ways=ways, shots=s,
+                                          queries=queries, episodes=args.episodes, seed=0
+                                          ).per_episode[("CbR max", s)]
+                           for kind, e in emb.items()}
+            diff = 100 * (per_episode["int8"] - per_episode["float32"])
+            cells.append(f"{ways}-way {s}-shot {100 * per_episode['float32'].mean():.1f} -> "
+                         f"{100 * per_episode['int8'].mean():.1f} "
+                         f"({diff.mean():+.1f} ± {ci95(diff):.1f})")
         print(f"{name:<18} {len(x):>6} {cosine.min():>9.3f} / {cosine.mean():.4f}  "
               + "; ".join(cells))
-
 
 if __name__ == "__main__":
     main()

@@ -55,7 +55,7 @@ _NATIVE_NOTES = re.compile(
 # TensorFlow's Python-level notes about code that is not the learner's.
 _PYTHON_NOTES = re.compile(
     r"\d+ out of the last \d+ calls to <function "
-    r"(TensorFlowTrainer\.make_\w+_function|CbRClassifier\.|_HeadTrainer\.)"
+    r"(TensorFlowTrainer\.make_\w+_function|CbRClassifier\.|_HeadTrainer\.|_one_query )"
     r"|Assets written to: "
     r"|Please consider providing the trackable_obj argument")
 

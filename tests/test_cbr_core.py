@@ -8,10 +8,12 @@ from sklearn.exceptions import NotFittedError
 from sklearn.neighbors import KNeighborsClassifier
 
 from cbr_edu import CbRClassifier, build_cbr_model
+from cbr_edu import layers
 from cbr_edu.layers import AGGREGATIONS, EMPTY_SLOT, AggregationLayer, RetrievalLayer
 from cbr_edu.model import cbr_layers, class_names, write_index
 from cbr_edu.similarity import cosine
 
+DEFAULT_XLA_FROM = layers.ONE_QUERY_XLA_FROM
 SLOW = settings(max_examples=25, deadline=None,
                 suppress_health_check=[HealthCheck.too_slow])
 
@@ -72,6 +74,90 @@ def test_aggregations_equal_their_numpy_definitions(problem, aggregation, k, spa
     got = np.asarray(model(queries))
     want = numpy_class_scores(index, labels, queries, aggregation, k)
     np.testing.assert_allclose(got, want, atol=2e-5)
+
+
+@SLOW
+@given(indexed_problems(), st.sampled_from(AGGREGATIONS), st.integers(1, 4), st.integers(0, 3))
+def test_one_query_path_scores_like_the_batch_path(problem, aggregation, k, spare):
+    """One query runs other kernels (MatMul, XLA-compiled reductions) than a batch
+    (BatchMatMul, sorted reductions); each row of a batch must score the same alone."""
+    index, labels, queries = problem
+    assume(len(queries) > 1)
+    layers.ONE_QUERY_XLA_FROM = 0  # every index size takes the one-query path here
+    model = build_cbr_model(index, labels, aggregation=aggregation, k=k,
+                            capacity=len(index) + spare)
+    batch = model.predict_on_batch(queries)
+    alone = np.concatenate([model.predict_on_batch(queries[i:i + 1])
+                            for i in range(len(queries))])
+    np.testing.assert_allclose(alone, batch, atol=1e-6)
+    np.testing.assert_allclose(np.asarray(model(queries[:1])), batch[:1], atol=1e-6)
+
+
+@pytest.fixture(autouse=True)
+def _xla_threshold_restored():
+    yield
+    layers.ONE_QUERY_XLA_FROM = DEFAULT_XLA_FROM
+
+
+def test_one_query_path_at_its_default_threshold():
+    """A model with ONE_QUERY_XLA_FROM rows (spare ones included) takes the XLA path."""
+    rng = np.random.default_rng(4)
+    index, labels = rng.normal(size=(30, 8)), np.arange(30) % 4
+    model = build_cbr_model(index, labels, aggregation="topk_mean", k=2,
+                            capacity=layers.ONE_QUERY_XLA_FROM)
+    queries = rng.normal(size=(3, 8)).astype("float32")
+    alone = np.concatenate([model.predict_on_batch(q[None]) for q in queries])
+    np.testing.assert_allclose(alone, numpy_class_scores(index, labels, queries, "topk_mean", 2),
+                               atol=2e-5)
+
+
+def test_retrieval_kernel_is_a_dense_kernel_of_the_normalised_index():
+    index = np.array([[3.0, 4.0], [0.0, 2.0], [1.0, 0.0]])
+    layer = RetrievalLayer(index)
+    kernel = keras.ops.convert_to_numpy(layer.kernel)
+    assert kernel.shape == (2, 3)  # (dim, instances), like keras.layers.Dense(3)'s
+    np.testing.assert_allclose(kernel, (index / np.linalg.norm(index, axis=1, keepdims=True)).T)
+    np.testing.assert_allclose(layer.index_embeddings, kernel.T)
+    assert layer.index_embeddings.flags["C_CONTIGUOUS"]
+
+
+def test_a_keras_file_with_the_earlier_kernel_layout_still_loads(tmp_path):
+    """Files saved before the kernel was stored dim × instances hold it transposed, and
+    their config has no kernel_layout: they load with the same scores."""
+    import json
+    import zipfile
+
+    import h5py
+
+    rng = np.random.default_rng(3)
+    index, labels = rng.normal(size=(5, 5)), [0, 1, 1, 2, 2]  # square: the shape cannot tell
+    model = build_cbr_model(index, labels)
+    new, old = tmp_path / "new.keras", tmp_path / "old.keras"
+    model.save(new)
+    with zipfile.ZipFile(new) as src, zipfile.ZipFile(old, "w") as dst:
+        config = json.loads(src.read("config.json"))
+        for layer in config["config"]["layers"]:
+            if layer["class_name"] == "RetrievalLayer":
+                assert layer["config"].pop("kernel_layout") == "dim_instances"
+        dst.writestr("config.json", json.dumps(config))
+        dst.writestr("metadata.json", src.read("metadata.json"))
+        weights = tmp_path / "model.weights.h5"
+        weights.write_bytes(src.read("model.weights.h5"))
+        with h5py.File(weights, "r+") as h5:
+            found = []
+            h5.visititems(lambda name, obj: found.append(name)
+                          if name.endswith("retrieval_layer/vars/0") else None)
+            (name,) = found
+            kernel = h5[name][()]
+            del h5[name]
+            h5[name] = kernel.T
+        dst.write(weights, "model.weights.h5")
+    again = keras.models.load_model(old, safe_mode=True)
+    queries = rng.normal(size=(3, 5)).astype("float32")
+    np.testing.assert_allclose(np.asarray(again(queries)), np.asarray(model(queries)), atol=1e-6)
+    again.save(tmp_path / "resaved.keras")  # and saves in the current layout
+    resaved = keras.models.load_model(tmp_path / "resaved.keras", safe_mode=True)
+    np.testing.assert_allclose(np.asarray(resaved(queries)), np.asarray(model(queries)), atol=1e-6)
 
 
 def test_topk_mean_with_tied_scores_counts_each_instance_once():

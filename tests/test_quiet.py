@@ -63,7 +63,9 @@ def test_a_learners_own_retracing_warning_is_kept():
         return __import__("logging").LogRecord("tensorflow", 30, "", 0, message, None, None)
 
     assert not note.filter(record("TensorFlowTrainer.make_predict_function.<locals>.step"))
+    assert not note.filter(record("_one_query"))  # the AggregationLayer's, per model shape
     assert note.filter(record("my_step"))
+    assert note.filter(record("_one_query_of_mine"))
 
 
 def test_a_learners_own_litert_interpreter_says_nothing(tmp_path):
