@@ -44,10 +44,11 @@ def main(argv=None):
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
 
-    from ai_edge_litert.interpreter import Interpreter
+    # cbr_edu first: it loads LiteRT with its start-up note filtered
     from cbr_edu.tflite import export_tflite
     from cbr_edu.model import build_cbr_model  # noqa: F401 (keeps the import cost out of timing)
     from cbr_edu.classifier import CbRClassifier
+    from ai_edge_litert.interpreter import Interpreter
 
     rng = np.random.default_rng(args.seed)
     n, d = args.n, args.d

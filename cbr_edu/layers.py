@@ -101,7 +101,7 @@ class RetrievalLayer(keras.layers.Layer):
             name="kernel", shape=(self.dim, self.num_instances),
             initializer="zeros", trainable=False)
         if index_embeddings is not None:
-            self.kernel.assign(l2_normalize(index).T.astype(self.kernel.dtype))
+            self._store(index)
 
     def build(self, input_shape):
         if input_shape[-1] is not None and input_shape[-1] != self.dim:
@@ -141,6 +141,10 @@ class RetrievalLayer(keras.layers.Layer):
             raise ValueError(
                 f"this layer holds {self.num_instances} x {self.dim} embeddings, got "
                 f"{index.shape[0]} x {index.shape[1]}; build a new layer for another size")
+        self._store(index)
+
+    def _store(self, index):
+        """Normalise the rows of a checked ``(num_instances, dim)`` index into the kernel."""
         self.kernel.assign(l2_normalize(index).T.astype(self.kernel.dtype))
 
     @property

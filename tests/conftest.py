@@ -6,6 +6,7 @@ import importlib
 import os
 import shutil
 import stat
+import sys
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -53,6 +54,21 @@ def shared_dir():
     shutil.rmtree(path, ignore_errors=True)
 
 
+def _import_the_package():
+    """Import every module of cbr_edu (its functions import some only when first called),
+    except command-line entry points and modules whose optional extra is not installed."""
+    import pkgutil
+
+    import cbr_edu
+    for module in pkgutil.walk_packages(cbr_edu.__path__, "cbr_edu."):
+        if module.name.rsplit(".", 1)[-1] == "__main__" or module.name in sys.modules:
+            continue
+        try:
+            importlib.import_module(module.name)
+        except ImportError:
+            pass
+
+
 @contextmanager
 def read_only_for_us(folder):
     """Run the block as someone who may read ``folder`` but not write it.
@@ -63,9 +79,11 @@ def read_only_for_us(folder):
     """
     folder = Path(folder)
     if os.geteuid() == 0:
-        # Python's own files may be private to root: load what the block may import lazily
+        # Python's own files and the checkout may be private to root (a clone in a folder
+        # only root may enter): load what the block may import lazily
         for name in ("encodings.cp437", "traceback", "zipfile"):
             importlib.import_module(name)
+        _import_the_package()
         os.setegid(OTHER_USER)
         os.seteuid(OTHER_USER)
         try:

@@ -166,7 +166,16 @@ def test_a_disk_that_refuses_the_write(tmp_path, capsys):
 
 def test_converted_lite0_weights_in_a_read_only_cache(shared_dir, monkeypatch, capsys):
     """The default embedder's converted weights: converted in memory when the cache refuses."""
+    import shutil
+
     from cbr_edu.embedders import efficientnet_lite0 as lite0
+    # the other user may not enter the folder holding the installed package (a private
+    # checkout): they read a copy of its weights file from a folder they may enter
+    pth = shared_dir / "weights" / "lite0.pth"
+    pth.parent.mkdir(mode=0o755)
+    shutil.copyfile(lite0.weights_path(), pth)
+    pth.chmod(0o644)
+    monkeypatch.setattr(lite0, "weights_path", lambda: str(pth))
     monkeypatch.setenv(CACHE_ENV, str(shared_dir))
     (shared_dir / "embedders").mkdir(mode=0o755)
     with read_only_for_us(shared_dir):

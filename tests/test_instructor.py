@@ -1,11 +1,14 @@
 """The instructor edition: what counts as noise, pages that refuse errors, and the index
 that links the instructor notes and the handout only when they exist."""
 
+import os
+from pathlib import Path
+
 import nbformat
 import pytest
 
 from cbr_edu.instructor.__main__ import main
-from cbr_edu.instructor.execute import ALLOW_TOOL_LOG, problems
+from cbr_edu.instructor.execute import ALLOW_TOOL_LOG, NotebookFailed, execute, problems
 from cbr_edu.instructor.render import ErrorOutput, render_page
 
 NOTE = "INFO: Created TensorFlow Lite XNNPACK delegate for CPU."
@@ -99,3 +102,35 @@ def test_a_notebook_that_fails_stops_the_run_and_names_the_cell(course, capsys):
     err = capsys.readouterr().err
     assert "00_tiny.ipynb cell 2" in err and "the tiny lesson breaks" in err
     assert not (course / "out" / "00_tiny.html").exists()
+
+
+def our_kernels():
+    """Process ids of the kernels this test process started and that still run."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            stat = (proc / "stat").read_text()
+            cmdline = (proc / "cmdline").read_bytes()
+        except OSError:   # not a process, or it ended meanwhile
+            continue
+        parent = int(stat.rsplit(")", 1)[1].split()[1])
+        if parent == os.getpid() and b"ipykernel" in cmdline:
+            found.append(int(proc.name))
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
+def test_every_run_shuts_its_kernel_down(course):
+    """A kernel left running holds a TensorFlow per notebook run, and a whole suite of them
+    starves the runs that follow."""
+    path = course / "notebooks" / "00_tiny.ipynb"
+    before = set(our_kernels())
+    run, _, _ = execute(path, solved=False)
+    assert "4" in "".join(o.get("text", "") for o in run.cells[-1].outputs)
+    assert set(our_kernels()) == before
+    nb = nbformat.read(path, as_version=4)
+    nb.cells.append(nbformat.v4.new_code_cell("raise RuntimeError('the tiny lesson breaks')"))
+    nbformat.write(nb, path)
+    with pytest.raises(NotebookFailed, match="the tiny lesson breaks"):
+        execute(path, solved=False)
+    assert set(our_kernels()) == before

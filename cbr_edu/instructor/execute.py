@@ -189,6 +189,8 @@ def _run_kernel(nb, folder, *, env):
     that another process on a busy machine may take first, no socket files left in
     ``folder``, and runs side by side do not meet. What native code wrote to the
     kernel's stderr goes to ``nb.metadata["cbr_edu"]["native_stderr"]`` (a list of lines).
+    The kernel is shut down when the run ends, also when a cell fails (nbclient keeps a
+    kernel it was handed alive unless told otherwise).
     """
     import tempfile
 
@@ -202,7 +204,7 @@ def _run_kernel(nb, folder, *, env):
         client = NotebookClient(nb, km=manager, timeout=CELL_TIMEOUT, startup_timeout=120,
                                 allow_errors=False, resources={"metadata": {"path": str(folder)}})
         try:
-            client.execute(env=env, stderr=native)
+            client.execute(env=env, stderr=native, cleanup_kc=True)
         finally:
             native.seek(0)
             lines = native.read().decode("utf-8", errors="replace").splitlines()
