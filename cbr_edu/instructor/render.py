@@ -2,8 +2,8 @@
 
 :func:`render_page` turns an executed notebook into one self-contained HTML file: plots
 and pictures embedded as images, widgets frozen at their last picture
-(:mod:`.widget_pictures`), no widget script. Formulas use MathJax from its usual online
-address when there is a network; without it the TeX source shows, which still reads.
+(:mod:`.widget_pictures`), formulas typeset as MathML (:mod:`.offline_html`), and no
+script or stylesheet from the web: the page opens from a folder with no network.
 A notebook with an error output is refused: no page shows an error.
 
 Example
@@ -31,12 +31,14 @@ from .widget_pictures import STYLE, freeze_widgets
 __all__ = ["instructor_page", "render_page", "render_markdown", "write_index", "page_title", "time_estimate",
            "ErrorOutput"]
 
+# the math font's letters are smaller than the text's at the same size
+_MATH_STYLE = "math { font-size: 1.15em; }"
 _PAGE_STYLE = """
 <style>
 body { max-width: 1100px; margin: 0 auto; }
 .cbr-edition { background: #fff8e1; border: 1px solid #f0d98c; padding: 6px 12px;
                font: 13px sans-serif; margin: 8px 0 16px; }
-""" + STYLE + "</style>"
+""" + _MATH_STYLE + STYLE + "</style>"
 
 
 class ErrorOutput(ValueError):
@@ -68,7 +70,7 @@ def render_page(nb, path, *, banner=""):
     ``banner`` (HTML) goes above the notebook. Raises :class:`ErrorOutput` when a cell
     has an error output.
     """
-    from nbconvert import HTMLExporter
+    from .offline_html import OfflineExporter
 
     errors = [i for i, cell in enumerate(nb.cells) for out in cell.get("outputs", [])
               if out.get("output_type") == "error"]
@@ -79,7 +81,7 @@ def render_page(nb, path, *, banner=""):
     freeze_widgets(nb)
     title = page_title(nb, Path(path).stem)
     nb.metadata["title"] = title
-    exporter = HTMLExporter(template_name="lab", embed_images=True)
+    exporter = OfflineExporter(embed_images=True)
     body, _ = exporter.from_notebook_node(nb)
     body = body.replace("</head>", _PAGE_STYLE + "</head>", 1)
     if banner:
@@ -108,10 +110,11 @@ def instructor_page(nb, path, *, seconds):
 
 
 def render_markdown(text, path, *, title):
-    """Write a Markdown document (notes, handout) as a standalone HTML page."""
-    from nbconvert.filters.markdown_mistune import markdown2html_mistune
+    """Write a Markdown document (notes, handout) as a standalone HTML page, formulas
+    as MathML."""
+    from .offline_html import markdown_to_html
 
-    body = markdown2html_mistune(text)
+    body = markdown_to_html(text)
     page = (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}"
             f"</title><style>{_DOC_STYLE}</style></head><body>{body}</body></html>")
     path = Path(path)
@@ -124,7 +127,7 @@ body { font: 15px/1.45 sans-serif; max-width: 900px; margin: 24px auto; padding:
 table { border-collapse: collapse; margin: 8px 0; } td, th { border: 1px solid #ccc;
 padding: 3px 8px; vertical-align: top; } pre { background: #f4f4f4; padding: 8px; }
 code { background: #f4f4f4; } @media print { body { margin: 0; font-size: 12px; } }
-"""
+""" + _MATH_STYLE
 
 
 def write_index(entries, out_dir, *, documents=()):
