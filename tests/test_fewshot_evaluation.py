@@ -120,6 +120,15 @@ def test_evaluate_returns_one_row_per_method_and_shot(small_results):
         res.row("CbR max", 2)
 
 
+def test_one_episode_is_refused_before_a_nan_interval_reaches_a_table():
+    # an interval over one episode is undefined (std with ddof=1): the table would print nan
+    X, y = blobs()
+    with pytest.raises(ValueError, match=r"episodes=1: .*at least 2 episodes"):
+        evaluate([CbR("max")], X, y, ways=3, shots=1, queries=3, episodes=1)
+    table = str(evaluate([CbR("max")], X, y, ways=3, shots=1, queries=3, episodes=2))
+    assert "nan" not in table.lower()
+
+
 def test_same_seed_same_numbers_and_json_round_trip(small_results, tmp_path):
     X, y = blobs()
     methods = [CbR("max"), KNN(1), Prototypes("CL2N"), LinearProbe(max_epochs=50)]
