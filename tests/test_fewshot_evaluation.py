@@ -259,6 +259,17 @@ def test_open_set_rejects_unknown_classes_on_new_episodes():
         evaluate_open_set(X[y < 4], y[y < 4], ways=4, shots=1, queries=2, episodes=2)
 
 
+def test_open_set_says_so_when_the_threshold_accepts_no_known_query():
+    # an embedder that cannot tell the images apart: every score is 1, the best F1 rejects
+    # everything, so there is no accepted query to measure an accuracy on
+    y = np.repeat(np.arange(6), 4)
+    res = evaluate_open_set(np.ones((len(y), 3)), y, ways=3, shots=1, queries=2, episodes=2)
+    assert math.isnan(res.accepted_accuracy)             # the number stays honest
+    text = str(res)
+    assert "nan" not in text.lower()
+    assert "no known query accepted" in text
+
+
 def test_open_set_episodes_are_the_samplers_episodes_split_into_known_and_unknown():
     from cbr_edu.fewshot.open_set import _open_set_episodes
     _, y = blobs(n_classes=7, per_class=6, seed=1)
