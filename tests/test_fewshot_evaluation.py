@@ -120,6 +120,15 @@ def test_evaluate_returns_one_row_per_method_and_shot(small_results):
         res.row("CbR max", 2)
 
 
+def test_one_episode_is_refused_before_a_nan_interval_reaches_a_table():
+    # an interval over one episode is undefined (std with ddof=1): the table would print nan
+    X, y = blobs()
+    with pytest.raises(ValueError, match=r"episodes=1: .*at least 2 episodes"):
+        evaluate([CbR("max")], X, y, ways=3, shots=1, queries=3, episodes=1)
+    table = str(evaluate([CbR("max")], X, y, ways=3, shots=1, queries=3, episodes=2))
+    assert "nan" not in table.lower()
+
+
 def test_same_seed_same_numbers_and_json_round_trip(small_results, tmp_path):
     X, y = blobs()
     methods = [CbR("max"), KNN(1), Prototypes("CL2N"), LinearProbe(max_epochs=50)]
@@ -248,6 +257,17 @@ def test_open_set_rejects_unknown_classes_on_new_episodes():
     assert json.dumps(res.to_dict())
     with pytest.raises(ValueError, match="at least 5 classes"):
         evaluate_open_set(X[y < 4], y[y < 4], ways=4, shots=1, queries=2, episodes=2)
+
+
+def test_open_set_says_so_when_the_threshold_accepts_no_known_query():
+    # an embedder that cannot tell the images apart: every score is 1, the best F1 rejects
+    # everything, so there is no accepted query to measure an accuracy on
+    y = np.repeat(np.arange(6), 4)
+    res = evaluate_open_set(np.ones((len(y), 3)), y, ways=3, shots=1, queries=2, episodes=2)
+    assert math.isnan(res.accepted_accuracy)             # the number stays honest
+    text = str(res)
+    assert "nan" not in text.lower()
+    assert "no known query accepted" in text
 
 
 def test_open_set_episodes_are_the_samplers_episodes_split_into_known_and_unknown():

@@ -1,7 +1,8 @@
-"""The instructor edition: what counts as noise, pages that refuse errors, and the index
-that links the instructor notes and the handout only when they exist."""
+"""The instructor edition: what counts as noise, pages that refuse errors, the index
+that links the instructor notes and the handout only when they exist, frozen widgets."""
 
 import os
+import re
 from pathlib import Path
 
 import nbformat
@@ -134,3 +135,24 @@ def test_every_run_shuts_its_kernel_down(course):
     with pytest.raises(NotebookFailed, match="the tiny lesson breaks"):
         execute(path, solved=False)
     assert set(our_kernels()) == before
+
+
+def test_a_frozen_thumbnail_keeps_its_box_and_fit():
+    # in Jupyter the builder's thumbnail is a 64 px square, the photo cropped to fit ("cover");
+    # frozen without that box a tall photo ran onto the × button below it
+    from types import SimpleNamespace
+
+    import ipywidgets as widgets
+
+    from cbr_edu.app._thumbs import thumbnail_widget
+    from cbr_edu.app.inputs import thumbnail
+    from cbr_edu.instructor.widget_pictures import freeze_widgets
+    from frozen_widgets import notebook_showing, odd_photos
+
+    tall = SimpleNamespace(thumbnail=thumbnail(odd_photos()["tall"][0]))
+    nb = notebook_showing(widgets.VBox([thumbnail_widget(tall), widgets.Button(description="×")]))
+    assert freeze_widgets(nb) == 1
+    picture = nb.cells[1].outputs[0]["data"]["text/html"]
+    (img,) = re.findall(r"<img [^>]*>", picture)
+    for rule in ("width: 64px", "height: 64px", "object-fit: cover"):
+        assert rule in img, (rule, img[-120:])

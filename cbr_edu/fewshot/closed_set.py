@@ -261,7 +261,8 @@ def evaluate(methods, embeddings, labels, *, ways=5, shots=(1, 5), queries=15, e
     embeddings : array (n, dim) — one row per image, computed once.
     labels : array (n,)
     ways, queries, episodes, seed : int — see :func:`sample_episodes`.
-        ``queries=None`` picks :func:`auto_queries` (at most 15).
+        ``queries=None`` picks :func:`auto_queries` (at most 15); ``episodes`` ≥ 2
+        (an interval needs two).
     shots : int or list of int
     images : sequence, optional — the images, for methods with ``needs_images``.
     progress : bool, optional — a tqdm bar over episodes (default: off).
@@ -270,6 +271,9 @@ def evaluate(methods, embeddings, labels, *, ways=5, shots=(1, 5), queries=15, e
     labels = np.asarray(labels)
     if len(embeddings) != len(labels):
         raise ValueError(f"{len(embeddings)} embeddings but {len(labels)} labels")
+    if episodes < 2:
+        raise ValueError(f"episodes={episodes}: an accuracy ± 95 % CI needs at least 2 "
+                         "episodes (the interval divides by episodes - 1); pass 2 or more")
     names = method_names(methods)
     shot_list = [int(s) for s in np.atleast_1d(shots)]
     if queries is None:

@@ -18,6 +18,7 @@ Example
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -94,7 +95,11 @@ def calibrate_threshold(known_scores, unknown_scores, *, target_precision=None):
 
 @dataclass
 class OpenSetResult:
-    """Open-set CbR: the calibrated threshold, rejection quality on new episodes."""
+    """Open-set CbR: the calibrated threshold, rejection quality on new episodes.
+
+    ``accepted_accuracy`` is nan when the threshold rejects every known query (its text
+    then says so).
+    """
 
     threshold: float
     rule: str
@@ -111,11 +116,13 @@ class OpenSetResult:
 
     def __str__(self):
         t = self.test
+        accepted = ("no known query accepted (the threshold rejects them all)"
+                    if math.isnan(self.accepted_accuracy) else
+                    f"accuracy on accepted known queries {100 * self.accepted_accuracy:.1f} %")
         return (f"open set (CbR {self.config['aggregation']}, {self.rule}): threshold "
                 f"{self.threshold:.3f}; on new episodes rejection precision "
                 f"{100 * t['precision']:.1f} %, recall {100 * t['recall']:.1f} %, known "
-                f"queries wrongly rejected {100 * t['false_rejection_rate']:.1f} %; accuracy "
-                f"on accepted known queries {100 * self.accepted_accuracy:.1f} % "
+                f"queries wrongly rejected {100 * t['false_rejection_rate']:.1f} %; {accepted} "
                 f"(closed set {100 * self.closed_set_accuracy:.1f} %)")
 
 

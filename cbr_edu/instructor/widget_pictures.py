@@ -90,14 +90,16 @@ def widget_html(model_id, saved):
     if layout.get("display") == "none" or layout.get("visibility") == "hidden":
         return ""
     name = model.get("model_name", "")
+    style = "; ".join(f"{key.replace('_', '-')}: {value}" for key, value in layout.items()
+                      if key in _LAYOUT_CSS and value not in (None, ""))
+    style = f" style='{html.escape(style)}'" if style else ""
+    if name == "ImageModel":   # the picture itself takes the box and the fit, as in Jupyter
+        return _image(state, model, style)
     kind = _BOXES.get(name, "")
     inner = _children(state, saved) if kind else _draw(name, state, model)
     if not inner:
         return ""
     classes = html.escape(" ".join([kind, *state.get("_dom_classes", [])]).strip())
-    style = "; ".join(f"{key.replace('_', '-')}: {value}" for key, value in layout.items()
-                      if key in _LAYOUT_CSS and value not in (None, ""))
-    style = f" style='{html.escape(style)}'" if style else ""
     return f"<div class='{classes}'{style}>{inner}</div>"
 
 
@@ -109,7 +111,7 @@ _LAYOUT_CSS = {"width", "height", "max_width", "max_height", "min_width", "min_h
                "flex_flow", "flex", "align_items", "align_content", "justify_content",
                "grid_template_columns", "grid_template_rows", "grid_gap", "margin",
                "padding", "border_top", "border_bottom", "border_left", "border_right",
-               "overflow", "order"}
+               "overflow", "order", "object_fit", "object_position"}
 
 
 def _draw(name, state, model):  # one branch per kind of widget reads best whole
@@ -118,8 +120,6 @@ def _draw(name, state, model):  # one branch per kind of widget reads best whole
         return (f"{description} " if description else "") + str(state.get("value", ""))
     if name == "LabelModel":
         return html.escape(str(state.get("value", "")))
-    if name == "ImageModel":
-        return _image(state, model)
     if name == "OutputModel":
         return "".join(_output_html(out) for out in state.get("outputs", []))
     if name == "ButtonModel":
@@ -149,7 +149,8 @@ def _children(state, saved):
     return "".join(widget_html(_ref(child), saved) for child in state.get("children", []))
 
 
-def _image(state, model):
+def _image(state, model, style=""):
+    """An <img> of the widget's bytes; ``style`` (its layout) sizes and fits the picture."""
     data = next((b.get("data") for b in model.get("buffers", []) if b.get("path") == ["value"]),
                 None)
     if data is None:
@@ -157,7 +158,7 @@ def _image(state, model):
     kind = state.get("format") or "png"
     sizes = "".join(f" {k}='{html.escape(str(state[k]))}'" for k in ("width", "height")
                     if state.get(k))
-    return f"<img src='data:image/{html.escape(kind)};base64,{data}'{sizes}>"
+    return f"<img src='data:image/{html.escape(kind)};base64,{data}'{sizes}{style}>"
 
 
 def _output_html(out):
