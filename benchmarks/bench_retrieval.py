@@ -74,6 +74,7 @@ def main():
                         help="seconds of rest before each turn (default 0.2)")
     args = parser.parse_args()
 
+    import cbr_edu  # noqa: F401  (first: TensorFlow loads without its start-up notes)
     import keras
     import tensorflow as tf
     from sklearn.neighbors import NearestNeighbors

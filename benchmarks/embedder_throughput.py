@@ -56,6 +56,7 @@ def main(argv=None):
                         help="skip measuring the first call on an empty cache")
     args = parser.parse_args(argv)
 
+    import cbr_edu  # noqa: F401  (first: TensorFlow and LiteRT load without their start-up notes)
     import tensorflow as tf
 
     from cbr_edu.embedders import load_embedder
