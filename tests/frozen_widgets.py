@@ -18,7 +18,7 @@ def notebook_showing(widget):
         WIDGET_VIEW: {"model_id": widget.model_id, "version_major": 2, "version_minor": 0},
         "text/plain": "widget"})]
     state = {"version_major": 2, "version_minor": 0,
-             "state": dependency_state(widget)}   # this widget's, not every live one's
+             "state": dependency_state(widget, drop_defaults=False)}   # this widget's, all of it
     return nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# frozen"), cell],
                                     metadata={"widgets": {WIDGET_STATE: state}})
 

@@ -156,3 +156,22 @@ def test_a_frozen_thumbnail_keeps_its_box_and_fit():
     (img,) = re.findall(r"<img [^>]*>", picture)
     for rule in ("width: 64px", "height: 64px", "object-fit: cover"):
         assert rule in img, (rule, img[-120:])
+
+
+def test_frozen_controls_read_as_in_jupyter():
+    # the builder's "new class name" box is empty when the notebook ends: frozen, it showed
+    # as a sliver with nothing in it
+    import ipywidgets as widgets
+
+    from cbr_edu.instructor.widget_pictures import freeze_widgets
+    from frozen_widgets import notebook_showing
+
+    nb = notebook_showing(widgets.HBox([
+        widgets.Text(placeholder="new class name"),
+        widgets.Text(value="cats", placeholder="unused"),
+        widgets.FloatSlider(value=0.0, description="unknown below", readout_format=".2f")]))
+    freeze_widgets(nb)
+    picture = nb.cells[1].outputs[0]["data"]["text/html"]
+    assert "<span class='w-placeholder'>new class name</span>" in picture
+    assert ">cats</span>" in picture and "unused" not in picture
+    assert ">unknown below: 0.00</span>" in picture   # the slider's readout, as in Jupyter

@@ -42,6 +42,7 @@ STYLE = """
 .cbr-frozen .w-grid { display: grid; gap: 4px; }
 .cbr-frozen .w-control { font-size: 13px; padding: 2px 6px; border: 1px solid #ccc;
                          border-radius: 4px; background: #f7f7f7; display: inline-block; }
+.cbr-frozen .w-placeholder { color: #888; }
 .cbr-frozen .w-button { font-size: 13px; padding: 2px 10px; border: 1px solid #bbb;
                         border-radius: 3px; background: #eee; display: inline-block; }
 .cbr-frozen .w-button.on { background: #cde; }
@@ -134,7 +135,9 @@ def _draw(name, state, model):  # one branch per kind of widget reads best whole
         share = 0 if high <= low else max(0.0, min(1.0, (value - low) / (high - low)))
         return f"<span class='w-progress'><span style='width:{100 * share:.0f}%'></span></span>"
     if name in _CONTROL_MODELS:
-        value = html.escape(str(state.get("value", "")))
+        value = html.escape(_readout(state))
+        if not value and state.get("placeholder"):   # an empty box shows its hint, as in Jupyter
+            value = f"<span class='w-placeholder'>{html.escape(str(state['placeholder']))}</span>"
         return f"<span class='w-control'>{description + ': ' if description else ''}{value}</span>"
     if name in _CHOICE_MODELS:
         labels, index = state.get("_options_labels", []), state.get("index")
@@ -143,6 +146,18 @@ def _draw(name, state, model):  # one branch per kind of widget reads best whole
                 f"{html.escape(str(chosen))}</span>")
     label = state.get("label")   # an anywidget button (upload, camera, download link)
     return f"<span class='w-button'>{html.escape(str(label))}</span>" if label else ""
+
+
+def _readout(state):
+    """A control's value as Jupyter shows it: a slider's number in its ``readout_format``
+    (d3's ``.2f`` reads the same in Python), anything else as it is."""
+    value, spec = state.get("value", ""), state.get("readout_format")
+    if isinstance(value, float) and spec:
+        try:
+            return format(value, spec)
+        except ValueError:   # a d3 format Python does not read
+            pass
+    return str(value)
 
 
 def _children(state, saved):
