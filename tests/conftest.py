@@ -1,6 +1,7 @@
 """Shared test set-up: quiet TensorFlow, a private cache dir, no network; and the helpers
 the bad-input tests share (a snapshot of the user's files, acting as another user)."""
 
+import functools
 import hashlib
 import importlib
 import os
@@ -54,6 +55,7 @@ def shared_dir():
     shutil.rmtree(path, ignore_errors=True)
 
 
+@functools.cache
 def _import_the_package():
     """Import every module of cbr_edu (its functions import some only when first called),
     except command-line entry points and modules whose optional extra is not installed."""
